@@ -1,0 +1,379 @@
+#include "runner.h"
+
+#include <cstring>
+#include <limits>
+
+#include "dtypes.h"
+#include "errors.h"
+
+namespace pysig {
+
+namespace py = pybind11;
+using py::detail::npy_api;
+using tflite::AllocationKind;
+using runtime::TensorRecord;
+
+namespace {
+
+// A view of this class's instances is what keeps an interpreter alive and counted.
+struct ViewGuard {
+  explicit ViewGuard(std::shared_ptr<Session> s) : session(std::move(s)) { session->add_view(); }
+  ViewGuard(const ViewGuard&) = delete;
+  ViewGuard& operator=(const ViewGuard&) = delete;
+  ~ViewGuard() { session->remove_view(); }
+  std::shared_ptr<Session> session;
+};
+
+std::vector<Slot> make_slots(const NamedIndices& named, tflite::Subgraph* subgraph) {
+  std::vector<Slot> slots;
+  slots.reserve(named.size());
+  const size_t count = runtime::tensor_count(subgraph);
+  for (const auto& [name, index] : named) {
+    if (index < 0 || static_cast<size_t>(index) >= count) {
+      raise("PysigError", "tensor index " + std::to_string(index) + " of '" + name +
+                              "' is out of range");
+    }
+    const auto type = runtime::tensor_at(subgraph, index)->type;
+    slots.push_back(Slot{name, py::str(name), index, type, numpy_dtype(type), is_numeric(type)});
+  }
+  return slots;
+}
+
+std::string quoted_names(const std::vector<Slot>& slots) {
+  if (slots.empty()) return "none";
+  std::string names;
+  for (const auto& slot : slots) names += (names.empty() ? "'" : ", '") + slot.name + "'";
+  return names;
+}
+
+bool same_shape(const TensorRecord& tensor, const py::detail::PyArray_Proxy& array) {
+  if (tensor.dims == nullptr || tensor.dims->size != array.nd) return false;
+  for (int i = 0; i < array.nd; ++i) {
+    if (tensor.dims->dims[i] != array.dimensions[i]) return false;
+  }
+  return true;
+}
+
+std::vector<int> shape_of(const TensorRecord& tensor) {
+  if (tensor.dims == nullptr) return {};
+  return {tensor.dims->dims, tensor.dims->dims + tensor.dims->size};
+}
+
+size_t element_count(const py::detail::PyArray_Proxy& array) {
+  size_t count = 1;
+  for (int i = 0; i < array.nd; ++i) count *= static_cast<size_t>(array.dimensions[i]);
+  return count;
+}
+
+std::string shape_text(const std::vector<int>& dims) {
+  std::string text = "(";
+  for (size_t i = 0; i < dims.size(); ++i) {
+    text += (i ? ", " : "") + std::to_string(dims[i]);
+  }
+  return text + (dims.size() == 1 ? ",)" : ")");
+}
+
+std::vector<int> dims_of(const py::detail::PyArray_Proxy& array, const std::string& what) {
+  std::vector<int> dims(static_cast<size_t>(array.nd));
+  for (int i = 0; i < array.nd; ++i) {
+    if (array.dimensions[i] > std::numeric_limits<int>::max()) {
+      raise("InputShapeError", what + ": dimension " + std::to_string(array.dimensions[i]) +
+                                   " exceeds the runtime's int32 limit");
+    }
+    dims[static_cast<size_t>(i)] = static_cast<int>(array.dimensions[i]);
+  }
+  return dims;
+}
+
+}  // namespace
+
+Runner::Runner(std::shared_ptr<Session> session, const std::string& signature_key,
+               const std::string& label, int subgraph_index, const NamedIndices& inputs,
+               const NamedIndices& outputs, py::object coerce)
+    : session_(std::move(session)),
+      signature_key_(signature_key),
+      label_(label),
+      subgraph_index_(subgraph_index),
+      coerce_(std::move(coerce)) {
+  session_->ensure_open();
+  try {
+    graph_ = runtime::resolve(session_->interpreter(),
+                              signature_key_.empty() ? nullptr : signature_key_.c_str(),
+                              subgraph_index_);
+  } catch (const std::invalid_argument& e) {
+    raise("PysigError", e.what());
+  }
+  inputs_ = make_slots(inputs, graph_.subgraph);
+  outputs_ = make_slots(outputs, graph_.subgraph);
+  staged_.resize(inputs_.size());
+}
+
+void Runner::fail(const char* error_class, const std::string& what) const {
+  raise(error_class, "signature '" + label_ + "': " + what);
+}
+
+const Slot& Runner::find(const std::vector<Slot>& slots, const std::string& name,
+                         const char* kind) const {
+  for (const auto& slot : slots) {
+    if (slot.name == name) return slot;
+  }
+  fail("NameNotFoundError", std::string("no ") + kind + " named '" + name + "' (its " + kind +
+                                "s: " + quoted_names(slots) + ")");
+}
+
+TensorRecord* Runner::tensor(const Slot& slot) const {
+  return runtime::tensor_at(graph_.subgraph, slot.index);
+}
+
+void Runner::allocate_if_needed() {
+  if (!allocation_pending_) return;
+  session_->ensure_no_views("allocate tensors");
+  if (runtime::allocate(graph_) != tflite::kStatusOk) {
+    std::string shapes;
+    for (const auto& slot : inputs_) {
+      shapes += (shapes.empty() ? "" : ", ") + slot.name + "=" + shape_text(shape_of(*tensor(slot)));
+    }
+    fail("InputShapeError", "the runtime cannot run these input shapes (" + shapes +
+                                "): " + session_->take_error_text());
+  }
+  allocation_pending_ = false;
+}
+
+void Runner::check_inputs(const py::dict& inputs) const {
+  size_t known = 0;
+  std::string missing;
+  for (const auto& slot : inputs_) {
+    if (PyDict_Contains(inputs.ptr(), slot.key.ptr()) == 1) {
+      ++known;
+    } else {
+      missing += (missing.empty() ? "'" : ", '") + slot.name + "'";
+    }
+  }
+  if (known == inputs_.size() && static_cast<size_t>(py::len(inputs)) == known) return;
+  std::string extra;
+  for (const auto& item : inputs) {
+    const auto name = py::str(item.first).cast<std::string>();
+    bool found = false;
+    for (const auto& slot : inputs_) found = found || slot.name == name;
+    if (!found) extra += (extra.empty() ? "'" : ", '") + name + "'";
+  }
+  std::string what;
+  if (!missing.empty()) what += "missing input(s) " + missing;
+  if (!extra.empty()) what += (what.empty() ? "" : "; ") + std::string("unknown input(s) ") + extra;
+  fail("InputNameError", what + " (its inputs: " + quoted_names(inputs_) + ")");
+}
+
+py::object Runner::stage_input(const Slot& slot, py::handle value) {
+  auto& api = npy_api::get();
+  PyObject* obj = value.ptr();
+  if (slot.numeric && api.PyArray_Check_(obj)) {
+    auto* array = py::detail::array_proxy(obj);
+    if ((array->flags & npy_api::NPY_ARRAY_C_CONTIGUOUS_) != 0 &&
+        api.PyArray_EquivTypes_(array->descr, slot.dtype.ptr())) {
+      return py::reinterpret_borrow<py::object>(value);
+    }
+  }
+  return coerce_(value, slot.dtype, label_, slot.name);
+}
+
+void Runner::resize_locked(const Slot& slot, const std::vector<int>& dims, bool strict) {
+  session_->ensure_no_views("resize input '" + slot.name + "' of signature '" + label_ + "'");
+  if (runtime::resize(graph_, slot.index, dims, strict) != tflite::kStatusOk) {
+    fail("InputShapeError", "cannot resize input '" + slot.name + "' to " + shape_text(dims) +
+                                ": " + session_->take_error_text());
+  }
+  allocation_pending_ = true;
+}
+
+void Runner::write_input(const Slot& slot, const py::object& array) {
+  if (!slot.numeric) {
+    session_->wrapper().attr("SetTensor")(slot.index, array, subgraph_index_);
+    return;
+  }
+  TensorRecord* target = tensor(slot);
+  const auto& source = *py::detail::array_proxy(array.ptr());
+  const size_t nbytes = element_count(source) * static_cast<size_t>(slot.dtype.itemsize());
+  // Never write past the tensor, whatever the runtime decided its size is.
+  if (nbytes != target->bytes || (nbytes > 0 && target->data == nullptr)) {
+    fail("PysigError", "input '" + slot.name + "' holds " + std::to_string(target->bytes) +
+                           " bytes, the array " + std::to_string(nbytes));
+  }
+  if (nbytes > 0) std::memcpy(target->data, source.data, nbytes);
+}
+
+void Runner::invoke_locked() {
+  allocate_if_needed();
+  runtime::StatusCode status;
+  {
+    py::gil_scoped_release no_gil;
+    status = runtime::invoke(graph_);
+  }
+  if (status != tflite::kStatusOk) {
+    fail("InvokeError", "invoke failed: " + session_->take_error_text());
+  }
+}
+
+void Runner::check_out_buffers(const py::handle& out) const {
+  if (out.is_none()) return;
+  if (!PyDict_Check(out.ptr())) fail("OutputBufferError", "out must be a dict of arrays");
+  for (const auto& item : py::reinterpret_borrow<py::dict>(out)) {
+    const auto name = py::str(item.first).cast<std::string>();
+    const Slot& slot = find(outputs_, name, "output");
+    if (!slot.numeric) {
+      fail("OutputBufferError", "output '" + name + "' holds strings: it cannot be written "
+                                "into a caller's array");
+    }
+    auto& api = npy_api::get();
+    PyObject* obj = item.second.ptr();
+    if (!api.PyArray_Check_(obj)) fail("OutputBufferError", "out['" + name + "'] is not an ndarray");
+    const auto& array = *py::detail::array_proxy(obj);
+    if (!api.PyArray_EquivTypes_(array.descr, slot.dtype.ptr())) {
+      fail("OutputBufferError", "out['" + name + "'] must have dtype " +
+                                    py::str(slot.dtype).cast<std::string>() + ", not " +
+                                    py::str(py::handle(reinterpret_cast<PyObject*>(array.descr)))
+                                        .cast<std::string>());
+    }
+    if ((array.flags & npy_api::NPY_ARRAY_C_CONTIGUOUS_) == 0 ||
+        (array.flags & npy_api::NPY_ARRAY_WRITEABLE_) == 0) {
+      fail("OutputBufferError", "out['" + name + "'] must be C-contiguous and writeable");
+    }
+  }
+}
+
+py::object Runner::read_output(const Slot& slot, const py::handle& target) {
+  if (!slot.numeric) return session_->wrapper().attr("GetTensor")(slot.index, subgraph_index_);
+  const TensorRecord& source = *tensor(slot);
+  if (source.bytes > 0 && source.data == nullptr) {
+    fail("InvokeError", "output '" + slot.name + "' has no data after invoke");
+  }
+  py::array result;
+  if (target) {
+    result = py::reinterpret_borrow<py::array>(target);
+    const auto& array = *py::detail::array_proxy(result.ptr());
+    if (!same_shape(source, array)) {
+      fail("OutputBufferError", "out['" + slot.name + "'] must have shape " +
+                                    shape_text(shape_of(source)));
+    }
+  } else {
+    const auto dims = shape_of(source);
+    result = py::array(slot.dtype, std::vector<py::ssize_t>(dims.begin(), dims.end()));
+  }
+  const size_t nbytes = static_cast<size_t>(result.nbytes());
+  if (nbytes != source.bytes) {
+    fail("PysigError", "output '" + slot.name + "' holds " + std::to_string(source.bytes) +
+                           " bytes, its shape " + std::to_string(nbytes));
+  }
+  if (nbytes > 0) std::memcpy(result.mutable_data(), source.data, nbytes);
+  return std::move(result);
+}
+
+py::dict Runner::run(const py::dict& inputs, const py::handle& out) {
+  check_inputs(inputs);
+  check_out_buffers(out);
+  SessionLock lock(*session_);
+  session_->ensure_open();
+  // Stage every input before touching the runtime, so a bad one changes nothing.
+  for (size_t i = 0; i < inputs_.size(); ++i) {
+    staged_[i] = stage_input(inputs_[i], PyDict_GetItem(inputs.ptr(), inputs_[i].key.ptr()));
+  }
+  struct Unstage {  // drop the references even when a step below raises
+    std::vector<py::object>& staged;
+    ~Unstage() { for (auto& s : staged) s = py::object(); }
+  } unstage{staged_};
+  for (size_t i = 0; i < inputs_.size(); ++i) {
+    const auto& array = *py::detail::array_proxy(staged_[i].ptr());
+    const Slot& slot = inputs_[i];
+    if (!same_shape(*tensor(slot), array)) {
+      resize_locked(slot, dims_of(array, "input '" + slot.name + "'"), false);
+    }
+  }
+  allocate_if_needed();
+  for (size_t i = 0; i < inputs_.size(); ++i) write_input(inputs_[i], staged_[i]);
+  invoke_locked();
+  py::dict result;
+  PyObject* targets = out.is_none() ? nullptr : out.ptr();
+  for (const auto& slot : outputs_) {
+    PyObject* target = targets ? PyDict_GetItem(targets, slot.key.ptr()) : nullptr;
+    result[slot.key] = read_output(slot, target);
+  }
+  return result;
+}
+
+void Runner::invoke() {
+  SessionLock lock(*session_);
+  session_->ensure_open();
+  invoke_locked();
+}
+
+void Runner::resize_input(const std::string& name, const std::vector<py::ssize_t>& shape,
+                          bool strict) {
+  const Slot& slot = find(inputs_, name, "input");
+  std::vector<int> dims;
+  for (auto dim : shape) {
+    if (dim < 0 || dim > std::numeric_limits<int>::max()) {
+      fail("InputShapeError", "cannot resize input '" + name + "': dimension " +
+                                  std::to_string(dim) + " is out of range");
+    }
+    dims.push_back(static_cast<int>(dim));
+  }
+  SessionLock lock(*session_);
+  session_->ensure_open();
+  if (shape_of(*tensor(slot)) == dims) return;
+  resize_locked(slot, dims, strict);
+}
+
+void Runner::allocate() {
+  SessionLock lock(*session_);
+  session_->ensure_open();
+  allocate_if_needed();
+}
+
+py::array Runner::input_view(const std::string& name) { return view(find(inputs_, name, "input"), true); }
+
+py::array Runner::output_view(const std::string& name) {
+  return view(find(outputs_, name, "output"), false);
+}
+
+std::vector<int> Runner::shape(const std::string& name) {
+  const Slot* slot = nullptr;
+  for (const auto* slots : {&inputs_, &outputs_}) {
+    for (const auto& candidate : *slots) {
+      if (candidate.name == name) slot = &candidate;
+    }
+  }
+  if (slot == nullptr) fail("NameNotFoundError", "no input or output named '" + name + "'");
+  SessionLock lock(*session_);
+  session_->ensure_open();
+  return shape_of(*tensor(*slot));
+}
+
+py::array Runner::view(const Slot& slot, bool writable) {
+  if (!slot.numeric) {
+    fail("InputTypeError", "'" + slot.name + "' holds strings, which have no zero-copy view; "
+                           "pass and receive them through a call");
+  }
+  SessionLock lock(*session_);
+  session_->ensure_open();
+  allocate_if_needed();
+  const TensorRecord& source = *tensor(slot);
+  if (source.allocation == AllocationKind::kDynamic) {
+    fail("BufferInUseError", "'" + slot.name + "' is sized by the runtime while it runs, so its "
+                             "memory may move at every invoke: it has no zero-copy view; use a "
+                             "call, which returns copies");
+  }
+  const auto dims = shape_of(source);
+  py::object guard = py::cast(std::make_unique<ViewGuard>(session_));
+  py::array array(slot.dtype, std::vector<py::ssize_t>(dims.begin(), dims.end()),
+                  source.data, guard);
+  if (!writable) {
+    py::detail::array_proxy(array.ptr())->flags &= ~npy_api::NPY_ARRAY_WRITEABLE_;
+  }
+  return array;
+}
+
+void register_view_guard(py::module_& m) {
+  py::class_<ViewGuard>(m, "_ViewGuard",
+                        "Keeps an interpreter alive, and counted, while views of it exist.");
+}
+
+}  // namespace pysig

@@ -1,0 +1,63 @@
+#include "session.h"
+
+#include <string>
+
+#include "errors.h"
+
+namespace pysig {
+
+namespace py = pybind11;
+
+Session::Session(py::object owner, uintptr_t handle)
+    : owner_(std::move(owner)),
+      interpreter_(reinterpret_cast<tflite::impl::Interpreter*>(handle)) {
+  if (interpreter_ == nullptr) raise("PysigError", "null interpreter handle");
+  // Lets cancel() stop an invocation between nodes; costs one atomic test per node.
+  if (runtime::enable_cancellation(interpreter_) != tflite::kStatusOk) {
+    raise("PysigError", "the runtime refused to enable cancellation");
+  }
+}
+
+void Session::ensure_open() const {
+  if (closed()) raise("ClosedError", "the interpreter has been closed");
+}
+
+void Session::ensure_no_views(const std::string& what) const {
+  const long views = live_views();
+  if (views > 0) {
+    raise("BufferInUseError",
+          "cannot " + what + " while " + std::to_string(views) +
+              " zero-copy view(s) of this interpreter's tensors are alive: it may move "
+              "tensor memory. Delete the views (and arrays derived from them) first.");
+  }
+}
+
+void Session::close() {
+  if (closed()) return;
+  ensure_no_views("close the interpreter");
+  interpreter_ = nullptr;
+  owner_ = py::none();
+}
+
+void Session::cancel() {
+  ensure_open();
+  if (runtime::cancel(interpreter_) != tflite::kStatusOk) {
+    raise("PysigError", "the runtime refused to cancel: " + take_error_text());
+  }
+}
+
+std::string Session::take_error_text() const {
+  if (closed()) return "";
+  static py::handle take =
+      py::object(py::module_::import("pysig._runtime_errors").attr("take_error_text")).release();
+  return take(owner_).cast<std::string>();
+}
+
+SessionLock::SessionLock(Session& session) : lock_(session.mutex(), std::try_to_lock) {
+  if (!lock_.owns_lock()) {
+    py::gil_scoped_release no_gil;
+    lock_.lock();
+  }
+}
+
+}  // namespace pysig

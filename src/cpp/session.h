@@ -1,0 +1,67 @@
+// Per-interpreter state shared by all of its runners and views: the one lock,
+// the count of live views, and whether the interpreter has been closed.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+
+#include "runtime.h"
+
+namespace pysig {
+
+class Session {
+ public:
+  // `owner` is the tflite_runtime interpreter wrapper whose native interpreter
+  // `handle` points to; holding it keeps the interpreter alive.
+  Session(pybind11::object owner, uintptr_t handle);
+
+  tflite::impl::Interpreter* interpreter() const { return interpreter_; }
+  // The tflite_runtime interpreter (None once closed).
+  pybind11::object owner() const { return owner_; }
+  // Its native wrapper: used for strings and for error messages.
+  pybind11::object wrapper() const { return owner_.attr("_interpreter"); }
+
+  // Raises ClosedError once close() has run.
+  void ensure_open() const;
+  // Raises BufferInUseError when views are alive; `what` names the operation.
+  void ensure_no_views(const std::string& what) const;
+  // Drops the interpreter; refuses while views into its tensors are alive.
+  void close();
+  bool closed() const { return interpreter_ == nullptr; }
+
+  void add_view() { views_.fetch_add(1, std::memory_order_relaxed); }
+  void remove_view() { views_.fetch_sub(1, std::memory_order_relaxed); }
+  long live_views() const { return views_.load(std::memory_order_relaxed); }
+
+  // Cancels the invocation in progress (or the next one), from any thread.
+  void cancel();
+
+  // The runtime's accumulated error text (its error reporter's buffer), emptied.
+  std::string take_error_text() const;
+
+  std::mutex& mutex() { return mutex_; }
+
+ private:
+  pybind11::object owner_;
+  tflite::impl::Interpreter* interpreter_;
+  std::mutex mutex_;
+  std::atomic<long> views_{0};
+};
+
+// Holds a session's lock. Waiting never holds the GIL: another thread that owns
+// the lock may need the GIL to finish, so the uncontended case takes the lock
+// directly and the contended one waits with the GIL released.
+class SessionLock {
+ public:
+  explicit SessionLock(Session& session);
+  SessionLock(const SessionLock&) = delete;
+  SessionLock& operator=(const SessionLock&) = delete;
+
+ private:
+  std::unique_lock<std::mutex> lock_;
+};
+
+}  // namespace pysig

@@ -1,0 +1,63 @@
+"""pysig: run TensorFlow Lite models by signature, fast, from many threads.
+
+>>> import pysig
+>>> interp = pysig.Interpreter(pysig.DEMO_MODEL_PATH)
+>>> add = interp.get_signature_runner("add")
+>>> add(x=[[1, 2, 3, 4]], y=[[1, 1, 1, 1]])["sum"]
+array([[2., 3., 4., 5.]], dtype=float32)
+"""
+
+from __future__ import annotations
+
+# tflite_runtime's library must be loaded before the extension that links to it.
+import tflite_runtime.interpreter  # noqa: F401  isort: skip
+
+from . import _pysig  # isort: skip
+from ._abi_check import verify_runtime_layout
+from ._resources import DEMO_MODEL_PATH
+from ._version import __version__
+from .errors import (
+    AbiMismatchError,
+    BufferInUseError,
+    ClosedError,
+    FlexOpError,
+    InputNameError,
+    InputShapeError,
+    InputTypeError,
+    InvokeError,
+    ModelLoadError,
+    ModelNotFoundError,
+    NameNotFoundError,
+    OutputBufferError,
+    PysigError,
+    SignatureNotFoundError,
+    UnsupportedOpError,
+    UnsupportedTypeError,
+)
+from .interpreter import Interpreter
+from .signature_runner import SignatureRunner
+
+verify_runtime_layout()
+
+__all__ = [
+    "DEMO_MODEL_PATH",
+    "AbiMismatchError",
+    "BufferInUseError",
+    "ClosedError",
+    "FlexOpError",
+    "InputNameError",
+    "InputShapeError",
+    "InputTypeError",
+    "Interpreter",
+    "InvokeError",
+    "ModelLoadError",
+    "ModelNotFoundError",
+    "NameNotFoundError",
+    "OutputBufferError",
+    "PysigError",
+    "SignatureNotFoundError",
+    "SignatureRunner",
+    "UnsupportedOpError",
+    "UnsupportedTypeError",
+    "__version__",
+]

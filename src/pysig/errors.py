@@ -1,0 +1,85 @@
+"""The exceptions pysig raises.
+
+Every one derives from :class:`PysigError` and from the built-in exception a
+caller would expect (``ValueError`` for bad values, ``TypeError`` for bad types,
+``KeyError`` for unknown names...), so existing ``except`` clauses keep working.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+
+class PysigError(Exception):
+    """Base class of every pysig error."""
+
+
+class ModelLoadError(PysigError, ValueError):
+    """The model file or bytes cannot be loaded (empty, truncated, not TFLite...)."""
+
+
+class ModelNotFoundError(ModelLoadError, FileNotFoundError):
+    """The model path does not exist."""
+
+
+class UnsupportedOpError(ModelLoadError):
+    """The model needs operators this runtime does not have.
+
+    ``ops`` lists their names when the runtime reported them.
+    """
+
+    def __init__(self, message: str, ops: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.ops = tuple(ops)
+
+
+class FlexOpError(UnsupportedOpError):
+    """The model needs TensorFlow ("Select TF" / Flex) ops, which tflite-runtime lacks."""
+
+
+class UnsupportedTypeError(PysigError, TypeError):
+    """A tensor's element type has no numpy equivalent (resource, variant, int4)."""
+
+
+class NameNotFoundError(PysigError, KeyError):
+    """No signature, input or output has that name; the message lists the valid ones."""
+
+    def __str__(self) -> str:
+        # KeyError would show the repr of the message, quotes and all.
+        return str(self.args[0]) if self.args else ""
+
+
+class SignatureNotFoundError(NameNotFoundError):
+    """No signature has that key."""
+
+
+class InputNameError(PysigError, ValueError):
+    """Inputs are missing, or inputs were given that the signature does not have."""
+
+
+class InputTypeError(PysigError, TypeError):
+    """An input cannot be converted to its tensor's dtype without changing values."""
+
+
+class InputShapeError(PysigError, ValueError):
+    """The runtime cannot run the signature with an input of that shape."""
+
+
+class OutputBufferError(PysigError, ValueError):
+    """An array given through ``out=`` does not fit the output it should receive."""
+
+
+class InvokeError(PysigError, RuntimeError):
+    """The runtime failed while running the model."""
+
+
+class BufferInUseError(PysigError, RuntimeError):
+    """An operation that may move tensor memory was refused while views are alive."""
+
+
+class ClosedError(PysigError, RuntimeError):
+    """The interpreter has been closed."""
+
+
+class AbiMismatchError(PysigError, ImportError):
+    """pysig's declarations of the runtime's layout do not match the installed runtime."""

@@ -1,0 +1,124 @@
+"""pysig.Interpreter: a loaded model and the runners of its signatures."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
+
+from . import _pysig
+from ._loading import build_interpreter, read_model, translate_load_error
+from .errors import SignatureNotFoundError
+from .signature_runner import SignatureRunner, Signature, signatures_of
+
+SYNTHESIZED_KEY = "serving_default"
+
+
+class Interpreter:
+    """A TensorFlow Lite model loaded once, run through its signatures.
+
+    Give exactly one of ``model_path`` and ``model_content``. ``num_threads``,
+    ``delegates`` (objects from ``tflite_runtime.interpreter.load_delegate``) and
+    ``op_resolver`` (``"auto"``, ``"builtin"``, ``"builtin_ref"`` or
+    ``"builtin_without_default_delegates"``) are passed to tflite_runtime.
+
+    All runners of one interpreter share its tensors and variables, so they share
+    one lock: calls from many threads are safe and run one at a time. Use one
+    interpreter per thread (or :class:`pysig.Pool`) to run in parallel.
+    """
+
+    def __init__(
+        self,
+        model_path: Optional[Union[str, "os.PathLike[str]"]] = None,
+        *,
+        model_content: Optional[bytes] = None,
+        num_threads: Optional[int] = None,
+        delegates: Optional[Sequence[Any]] = None,
+        op_resolver: str = "auto",
+    ) -> None:
+        content, source = read_model(model_path, model_content)
+        tflite = build_interpreter(
+            content, source, num_threads=num_threads, delegates=delegates, op_resolver=op_resolver
+        )
+        self._attach(tflite, source)
+
+    @classmethod
+    def from_tflite(cls, interpreter: TfliteInterpreter) -> "Interpreter":
+        """Wrap an existing ``tflite_runtime.interpreter.Interpreter``.
+
+        Use it for loading options pysig does not take itself (custom op
+        registerers, ``experimental_preserve_all_tensors``...). pysig allocates its
+        tensors; do not use the tflite_runtime object directly afterwards.
+        """
+        if not isinstance(interpreter, TfliteInterpreter):
+            raise TypeError(f"expected a tflite_runtime Interpreter, got {type(interpreter).__name__}")
+        self = cls.__new__(cls)
+        self._attach(interpreter, "the tflite_runtime interpreter")
+        return self
+
+    def _attach(self, tflite: TfliteInterpreter, source: str) -> None:
+        self._signatures: Dict[str, Signature] = signatures_of(tflite, SYNTHESIZED_KEY)
+        try:
+            # Applies the default delegate (XNNPACK) to every subgraph, as users of
+            # tflite_runtime get by calling allocate_tensors() first.
+            tflite.allocate_tensors()
+            # Allocating every signature now means no allocation later moves
+            # memory under a view, unless an input is resized.
+            for signature in self._signatures.values():
+                tflite._interpreter.AllocateTensors(signature.subgraph_index)
+        except (ValueError, RuntimeError) as error:
+            raise translate_load_error(str(error), source) from error
+        self._session = _pysig.Session(tflite, tflite._native_handle())
+        self._runners: Dict[str, SignatureRunner] = {}
+
+    def get_signature_list(self) -> Dict[str, Dict[str, List[str]]]:
+        """Signature keys with their input and output names, in tf.lite's format."""
+        return {
+            key: {"inputs": list(sig.inputs), "outputs": list(sig.outputs)}
+            for key, sig in self._signatures.items()
+        }
+
+    def get_signature_runner(self, signature_key: Optional[str] = None) -> SignatureRunner:
+        """The runner of one signature; the key may be omitted when there is only one.
+
+        A model without SignatureDefs has one synthesized signature,
+        ``"serving_default"``, whose inputs and outputs are named by their tensor names.
+        """
+        if signature_key is None:
+            if len(self._signatures) != 1:
+                raise SignatureNotFoundError(
+                    f"the model has {len(self._signatures)} signatures, so a key is needed: "
+                    f"{', '.join(map(repr, self._signatures))}"
+                )
+            signature_key = next(iter(self._signatures))
+        runner = self._runners.get(signature_key)
+        if runner is None:
+            signature = self._signatures.get(signature_key)
+            if signature is None:
+                raise SignatureNotFoundError(
+                    f"no signature {signature_key!r}; the model has: "
+                    f"{', '.join(map(repr, self._signatures)) or 'none'}"
+                )
+            runner = SignatureRunner(self._session, signature)
+            self._runners[signature_key] = runner
+        return runner
+
+    def close(self) -> None:
+        """Release the model. Refused while zero-copy views of its tensors are alive."""
+        self._session.close()
+        self._runners.clear()
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._session.closed)
+
+    def __enter__(self) -> "Interpreter":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"signatures={list(self._signatures)}"
+        return f"<pysig.Interpreter {state}>"

@@ -1,0 +1,168 @@
+"""pysig.SignatureRunner: calling one signature by name, with copies or zero-copy views."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Iterator, Mapping, NamedTuple, Optional, Sequence, Tuple
+
+import numpy as np
+from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
+
+from . import _pysig
+from ._convert import coerce
+from .errors import ClosedError
+
+
+class Signature(NamedTuple):
+    """One signature: names mapped to tensor indices in its subgraph."""
+
+    key: str
+    subgraph_index: int
+    inputs: Dict[str, int]
+    outputs: Dict[str, int]
+    synthesized: bool
+
+
+def signatures_of(tflite: TfliteInterpreter, synthesized_key: str) -> Dict[str, Signature]:
+    """The model's signatures, or one synthesized from the main graph if it has none."""
+    full = tflite._get_full_signature_list()
+    if full:
+        wrapper = tflite._interpreter
+        return {
+            key: Signature(key, wrapper.GetSubgraphIndexFromSignature(key),
+                           dict(sig["inputs"]), dict(sig["outputs"]), False)
+            for key, sig in full.items()
+        }
+    inputs = _unique_names(tflite.get_input_details(), "input")
+    outputs = _unique_names(tflite.get_output_details(), "output")
+    return {synthesized_key: Signature(synthesized_key, 0, inputs, outputs, True)}
+
+
+def _unique_names(details: Sequence[Mapping[str, Any]], kind: str) -> Dict[str, int]:
+    """Tensor names as signature names; a missing or repeated one becomes `<kind>_<i>`."""
+    names = [d["name"] for d in details]
+    return {
+        (name if name and names.count(name) == 1 else f"{kind}_{i}"): int(d["index"])
+        for i, (name, d) in enumerate(zip(names, details))
+    }
+
+
+class TensorViews(Mapping[str, np.ndarray]):
+    """Zero-copy numpy views of a signature's input or output tensors, by name.
+
+    Each lookup returns a fresh view of the tensor's current memory. A view keeps
+    the interpreter alive; while any view exists, operations that could move
+    tensor memory (resizing, re-allocating, closing) raise BufferInUseError.
+    """
+
+    def __init__(self, names: Tuple[str, ...], make_view: Any) -> None:
+        self._names = names
+        self._make_view = make_view
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._make_view(name)  # type: ignore[no-any-return]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __repr__(self) -> str:
+        return f"<pysig.TensorViews {list(self._names)}>"
+
+
+class SignatureRunner:
+    """Runs one signature of an :class:`Interpreter`; get it from ``get_signature_runner``.
+
+    ``runner(x=a, y=b)`` returns a dict of new arrays. ``runner.inputs["x"][...] = a``,
+    ``runner.invoke()`` and ``runner.outputs["y"]`` work in place without copies.
+    """
+
+    def __init__(self, session: Any, signature: Signature) -> None:
+        self._session = session
+        self._signature = signature
+        self._native = _pysig.Runner(
+            session,
+            "" if signature.synthesized else signature.key,
+            signature.key,
+            signature.subgraph_index,
+            list(signature.inputs.items()),
+            list(signature.outputs.items()),
+            coerce,
+        )
+        self.inputs: Mapping[str, np.ndarray] = TensorViews(self.input_names, self._native.input_view)
+        self.outputs: Mapping[str, np.ndarray] = TensorViews(self.output_names, self._native.output_view)
+        # The zero-copy path is the one users time: bind the C++ method directly
+        # so that a call costs no Python frame.
+        self.invoke = self._native.invoke  # type: ignore[method-assign]
+
+    @property
+    def signature_key(self) -> str:
+        return self._signature.key
+
+    @property
+    def input_names(self) -> Tuple[str, ...]:
+        return tuple(self._signature.inputs)
+
+    @property
+    def output_names(self) -> Tuple[str, ...]:
+        return tuple(self._signature.outputs)
+
+    def __call__(self, /, **inputs: Any) -> Dict[str, np.ndarray]:
+        """Run with the given inputs; return every output as a new array.
+
+        Inputs whose shape differs from the tensor's are resized first (tensors
+        are re-allocated only then). Values are converted to the tensor's dtype
+        only where no value can change (numpy 'safe' casting).
+        """
+        return self._native.run(inputs)  # type: ignore[no-any-return]
+
+    def run(
+        self, inputs: Mapping[str, Any], out: Optional[Mapping[str, np.ndarray]] = None
+    ) -> Dict[str, np.ndarray]:
+        """Like calling the runner, but outputs named in ``out`` are written into those arrays.
+
+        Each array in ``out`` must be C-contiguous, writeable, of the output's dtype
+        and shape. The returned dict holds those arrays and new ones for the rest.
+        """
+        return self._native.run(dict(inputs), None if out is None else dict(out))  # type: ignore[no-any-return]
+
+    def invoke(self) -> None:
+        """Run on what the input tensors hold now (see ``inputs``); outputs land in ``outputs``."""
+        self._native.invoke()
+
+    def resize_input(self, name: str, shape: Sequence[int], strict: bool = False) -> None:
+        """Resize an input tensor; tensors are re-allocated on the next use or ``allocate()``.
+
+        With ``strict=True`` only dimensions that are -1 in the shape signature may change.
+        """
+        self._native.resize_input(name, [int(d) for d in shape], strict)
+
+    def allocate(self) -> None:
+        """Allocate tensors after ``resize_input`` (calls and views do it themselves)."""
+        self._native.allocate()
+
+    def get_input_details(self) -> Dict[str, Dict[str, Any]]:
+        """Input name -> tf.lite's tensor details (name, index, shape, shape_signature,
+        dtype, quantization, quantization_parameters, sparsity_parameters)."""
+        return self._details(self._signature.inputs)
+
+    def get_output_details(self) -> Dict[str, Dict[str, Any]]:
+        """Output name -> tf.lite's tensor details, as for ``get_input_details``."""
+        return self._details(self._signature.outputs)
+
+    def _details(self, tensors: Mapping[str, int]) -> Dict[str, Dict[str, Any]]:
+        with self._session:
+            if self._session.closed:
+                raise ClosedError("the interpreter has been closed")
+            tflite = self._session.owner
+            return {
+                name: tflite._get_tensor_details(index, self._signature.subgraph_index)
+                for name, index in tensors.items()
+            }
+
+    def __repr__(self) -> str:
+        return (
+            f"<pysig.SignatureRunner {self.signature_key!r} inputs={list(self.input_names)} "
+            f"outputs={list(self.output_names)}>"
+        )
