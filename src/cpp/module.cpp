@@ -59,6 +59,36 @@ py::object signature_subgraph(uintptr_t handle, const char* key) {
   return py::none();
 }
 
+// `runner(**inputs)` is the hot path: serve it from the type's call slot, which
+// receives the keyword dict as CPython built it, instead of through pybind11's
+// generic dispatcher (which copies it). CPython does not pass a slot set after
+// type creation on to subclasses, so pysig.SignatureRunner installs it too.
+PyObject* call_runner(PyObject* self, PyObject* args, PyObject* kwargs) {
+  try {
+    if (args != nullptr && PyTuple_GET_SIZE(args) != 0) {
+      throw py::type_error("a signature runner takes its inputs by name only: runner(x=..., y=...)");
+    }
+    auto& runner = py::cast<Runner&>(py::handle(self));
+    py::dict inputs = kwargs != nullptr ? py::reinterpret_borrow<py::dict>(kwargs) : py::dict();
+    return runner.run(inputs, py::none()).release().ptr();
+  } catch (py::error_already_set& e) {
+    e.restore();
+  } catch (...) {
+    py::detail::translate_exception(std::current_exception());
+  }
+  return nullptr;
+}
+
+void install_call_slot(const py::type& cls) {
+  auto* type = reinterpret_cast<PyTypeObject*>(cls.ptr());
+  auto* base = reinterpret_cast<PyTypeObject*>(py::type::of<Runner>().ptr());
+  if (!PyType_IsSubtype(type, base)) {
+    throw py::type_error("install_call_slot needs a subclass of _pysig.Runner");
+  }
+  type->tp_call = call_runner;
+  PyType_Modified(type);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_pysig, m) {
@@ -86,20 +116,24 @@ PYBIND11_MODULE(_pysig, m) {
 
   pysig::register_view_guard(m);
 
-  py::class_<Runner>(m, "Runner")
+  // Subclassed by pysig.SignatureRunner, which adds the Python-level API.
+  py::class_<Runner> runner_class(m, "Runner");
+  runner_class
       .def(py::init<std::shared_ptr<Session>, const std::string&, const std::string&, int,
                     const pysig::NamedIndices&, const pysig::NamedIndices&, py::object>(),
            py::arg("session"), py::arg("signature_key"), py::arg("label"),
            py::arg("subgraph_index"), py::arg("inputs"), py::arg("outputs"), py::arg("coerce"))
-      .def("run", &Runner::run, py::arg("inputs"), py::arg("out") = py::none())
+      .def("_run", &Runner::run, py::arg("inputs"), py::arg("out") = py::none())
       .def("invoke", &Runner::invoke)
-      .def("resize_input", &Runner::resize_input, py::arg("name"), py::arg("shape"),
+      .def("_resize_input", &Runner::resize_input, py::arg("name"), py::arg("shape"),
            py::arg("strict") = false)
       .def("allocate", &Runner::allocate)
-      .def("input_view", &Runner::input_view, py::arg("name"))
-      .def("output_view", &Runner::output_view, py::arg("name"))
-      .def("shape", &Runner::shape, py::arg("name"))
+      .def("_input_view", &Runner::input_view, py::arg("name"))
+      .def("_output_view", &Runner::output_view, py::arg("name"))
+      .def("_shape", &Runner::shape, py::arg("name"))
       .def_property_readonly("subgraph_index", &Runner::subgraph_index);
+  install_call_slot(runner_class);
+  m.def("install_call_slot", &install_call_slot, py::arg("cls"));
 
   m.def("subgraph_count",
         [](uintptr_t handle) { return pysig::runtime::subgraph_count(as_interpreter(handle)); });

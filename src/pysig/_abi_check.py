@@ -93,7 +93,7 @@ def _compare_results(tflite: TfliteInterpreter) -> List[str]:
     session = Session(tflite, tflite._native_handle())
     runner = Runner(session, "add", "add", subgraph, list(signature["inputs"].items()),
                     list(signature["outputs"].items()), coerce)
-    actual: Any = runner.run({"x": x, "y": y})["sum"]
+    actual: Any = runner(x=x, y=y)["sum"]
     if not np.array_equal(actual, expected):
         return [f"signature 'add' computed {actual!r} through pysig, {expected!r} through tflite_runtime"]
     return []

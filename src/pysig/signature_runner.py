@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, Mapping, NamedTuple, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterator, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
@@ -71,17 +71,19 @@ class TensorViews(Mapping[str, np.ndarray]):
         return f"<pysig.TensorViews {list(self._names)}>"
 
 
-class SignatureRunner:
+class SignatureRunner(_pysig.Runner):
     """Runs one signature of an :class:`Interpreter`; get it from ``get_signature_runner``.
 
-    ``runner(x=a, y=b)`` returns a dict of new arrays. ``runner.inputs["x"][...] = a``,
-    ``runner.invoke()`` and ``runner.outputs["y"]`` work in place without copies.
+    ``runner(x=a, y=b)`` returns a dict of new arrays: inputs whose shape differs
+    from the tensor's are resized first (tensors are re-allocated only then), and
+    values are converted to the tensor's dtype only where no value can change
+    (numpy 'safe' casting; Python numbers convert when they fit exactly).
+    ``runner.inputs["x"][...] = a``, ``runner.invoke()`` and ``runner.outputs["y"]``
+    work in place, without copies. ``__call__`` and ``invoke`` are implemented in C++.
     """
 
     def __init__(self, session: Any, signature: Signature) -> None:
-        self._session = session
-        self._signature = signature
-        self._native = _pysig.Runner(
+        super().__init__(
             session,
             "" if signature.synthesized else signature.key,
             signature.key,
@@ -90,11 +92,10 @@ class SignatureRunner:
             list(signature.outputs.items()),
             coerce,
         )
-        self.inputs: Mapping[str, np.ndarray] = TensorViews(self.input_names, self._native.input_view)
-        self.outputs: Mapping[str, np.ndarray] = TensorViews(self.output_names, self._native.output_view)
-        # The zero-copy path is the one users time: bind the C++ method directly
-        # so that a call costs no Python frame.
-        self.invoke = self._native.invoke  # type: ignore[method-assign]
+        self._session = session
+        self._signature = signature
+        self.inputs: Mapping[str, np.ndarray] = TensorViews(self.input_names, self._input_view)
+        self.outputs: Mapping[str, np.ndarray] = TensorViews(self.output_names, self._output_view)
 
     @property
     def signature_key(self) -> str:
@@ -108,15 +109,6 @@ class SignatureRunner:
     def output_names(self) -> Tuple[str, ...]:
         return tuple(self._signature.outputs)
 
-    def __call__(self, /, **inputs: Any) -> Dict[str, np.ndarray]:
-        """Run with the given inputs; return every output as a new array.
-
-        Inputs whose shape differs from the tensor's are resized first (tensors
-        are re-allocated only then). Values are converted to the tensor's dtype
-        only where no value can change (numpy 'safe' casting).
-        """
-        return self._native.run(inputs)  # type: ignore[no-any-return]
-
     def run(
         self, inputs: Mapping[str, Any], out: Optional[Mapping[str, np.ndarray]] = None
     ) -> Dict[str, np.ndarray]:
@@ -125,22 +117,14 @@ class SignatureRunner:
         Each array in ``out`` must be C-contiguous, writeable, of the output's dtype
         and shape. The returned dict holds those arrays and new ones for the rest.
         """
-        return self._native.run(dict(inputs), None if out is None else dict(out))  # type: ignore[no-any-return]
-
-    def invoke(self) -> None:
-        """Run on what the input tensors hold now (see ``inputs``); outputs land in ``outputs``."""
-        self._native.invoke()
+        return self._run(dict(inputs), None if out is None else dict(out))  # type: ignore[no-any-return]
 
     def resize_input(self, name: str, shape: Sequence[int], strict: bool = False) -> None:
         """Resize an input tensor; tensors are re-allocated on the next use or ``allocate()``.
 
         With ``strict=True`` only dimensions that are -1 in the shape signature may change.
         """
-        self._native.resize_input(name, [int(d) for d in shape], strict)
-
-    def allocate(self) -> None:
-        """Allocate tensors after ``resize_input`` (calls and views do it themselves)."""
-        self._native.allocate()
+        self._resize_input(name, [int(d) for d in shape], strict)
 
     def get_input_details(self) -> Dict[str, Dict[str, Any]]:
         """Input name -> tf.lite's tensor details (name, index, shape, shape_signature,
@@ -153,16 +137,25 @@ class SignatureRunner:
 
     def _details(self, tensors: Mapping[str, int]) -> Dict[str, Dict[str, Any]]:
         with self._session:
-            if self._session.closed:
-                raise ClosedError("the interpreter has been closed")
             tflite = self._session.owner
+            if tflite is None:
+                raise ClosedError("the interpreter has been closed")
             return {
                 name: tflite._get_tensor_details(index, self._signature.subgraph_index)
                 for name, index in tensors.items()
             }
+
+    if TYPE_CHECKING:
+
+        def __call__(self, **inputs: Any) -> Dict[str, np.ndarray]:
+            """Run with the given inputs; return every output as a new array."""
 
     def __repr__(self) -> str:
         return (
             f"<pysig.SignatureRunner {self.signature_key!r} inputs={list(self.input_names)} "
             f"outputs={list(self.output_names)}>"
         )
+
+
+# `runner(**inputs)` is served by the C++ type's call slot (see src/cpp/module.cpp).
+_pysig.install_call_slot(SignatureRunner)
