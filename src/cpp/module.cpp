@@ -128,6 +128,7 @@ PYBIND11_MODULE(_pysig, m) {
       .def("_resize_input", &Runner::resize_input, py::arg("name"), py::arg("shape"),
            py::arg("strict") = false)
       .def("allocate", &Runner::allocate)
+      .def("_time_invokes", &Runner::time_invokes, py::arg("iterations"))
       .def("_input_view", &Runner::input_view, py::arg("name"))
       .def("_output_view", &Runner::output_view, py::arg("name"))
       .def("_shape", &Runner::shape, py::arg("name"))

@@ -1,5 +1,6 @@
 #include "runner.h"
 
+#include <chrono>
 #include <cstring>
 #include <limits>
 
@@ -208,9 +209,37 @@ void Runner::invoke_locked() {
     py::gil_scoped_release no_gil;
     status = runtime::invoke(graph_);
   }
+  check_invoke_status(status);
+}
+
+void Runner::check_invoke_status(runtime::StatusCode status) const {
+  if (status == tflite::kStatusCancelled) {
+    session_->take_error_text();  // the runtime's note about the cancellation
+    fail("InvokeCancelledError", "the invocation was cancelled");
+  }
   if (status != tflite::kStatusOk) {
     fail("InvokeError", "invoke failed: " + session_->take_error_text());
   }
+}
+
+std::vector<int64_t> Runner::time_invokes(size_t iterations) {
+  SessionLock lock(*session_);
+  session_->ensure_open();
+  allocate_if_needed();
+  std::vector<int64_t> durations(iterations);
+  runtime::StatusCode status = tflite::kStatusOk;
+  {
+    py::gil_scoped_release no_gil;
+    for (size_t i = 0; i < iterations && status == tflite::kStatusOk; ++i) {
+      const auto start = std::chrono::steady_clock::now();
+      status = runtime::invoke(graph_);
+      durations[i] = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                         std::chrono::steady_clock::now() - start)
+                         .count();
+    }
+  }
+  check_invoke_status(status);
+  return durations;
 }
 
 void Runner::check_out_buffers(const py::handle& out) const {

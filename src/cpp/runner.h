@@ -5,6 +5,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
@@ -44,6 +45,9 @@ class Runner {
   pybind11::dict run(const pybind11::dict& inputs, const pybind11::handle& out);
   // Invokes on whatever the input tensors hold (zero-copy path).
   void invoke();
+  // Times `iterations` back-to-back invocations inside C++, with no Python in
+  // between: the floor that benchmarks compare against. Nanoseconds per invoke.
+  std::vector<int64_t> time_invokes(size_t iterations);
   void resize_input(const std::string& name, const std::vector<pybind11::ssize_t>& shape,
                     bool strict);
   void allocate();
@@ -67,6 +71,7 @@ class Runner {
   void resize_locked(const Slot& slot, const std::vector<int>& dims, bool strict);
   void write_input(const Slot& slot, const pybind11::object& array);
   void invoke_locked();
+  void check_invoke_status(runtime::StatusCode status) const;
   void check_out_buffers(const pybind11::handle& out) const;
   pybind11::object read_output(const Slot& slot, const pybind11::handle& target);
   [[noreturn]] void fail(const char* error_class, const std::string& what) const;

@@ -73,6 +73,10 @@ class InvokeError(PysigError, RuntimeError):
     """The runtime failed while running the model."""
 
 
+class InvokeCancelledError(InvokeError):
+    """The invocation was stopped by ``cancel()`` or a timeout; the interpreter stays usable."""
+
+
 class BufferInUseError(PysigError, RuntimeError):
     """An operation that may move tensor memory was refused while views are alive."""
 

@@ -119,6 +119,15 @@ class SignatureRunner(_pysig.Runner):
         """
         return self._run(dict(inputs), None if out is None else dict(out))  # type: ignore[no-any-return]
 
+    def cancel(self) -> None:
+        """Stop the invocation in progress on this interpreter, from any thread.
+
+        The runtime checks for cancellation between graph nodes; the cancelled
+        call raises InvokeCancelledError and the interpreter stays usable. A
+        cancel with nothing running has no effect on later calls.
+        """
+        self._session.cancel()
+
     def resize_input(self, name: str, shape: Sequence[int], strict: bool = False) -> None:
         """Resize an input tensor; tensors are re-allocated on the next use or ``allocate()``.
 

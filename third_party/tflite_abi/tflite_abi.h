@@ -17,6 +17,8 @@ namespace tflite {
 // A status is returned as a 32-bit enum; 0 means success.
 using StatusCode = int;
 constexpr StatusCode kStatusOk = 0;
+// Returned by an invocation stopped through Cancel().
+constexpr StatusCode kStatusCancelled = 8;
 
 // Element types, numbered as in the runtime's tensor type enum.
 enum class ElementType : int32_t {
