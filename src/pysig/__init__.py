@@ -12,7 +12,7 @@ from __future__ import annotations
 # tflite_runtime's library must be loaded before the extension that links to it.
 import tflite_runtime.interpreter  # noqa: F401  isort: skip
 
-from . import _pysig  # isort: skip
+from . import _pysig  # noqa: F401  isort: skip
 from ._abi_check import verify_runtime_layout
 from ._resources import DEMO_MODEL_PATH
 from ._version import __version__

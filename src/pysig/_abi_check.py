@@ -10,13 +10,14 @@ values one signature computes. Any difference refuses the import.
 
 from __future__ import annotations
 
-from typing import Any, List
+from typing import Any
 
 import numpy as np
 from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
 from tflite_runtime.interpreter import OpResolverType
 
 from . import _pysig
+from ._convert import coerce
 from ._resources import demo_model_bytes
 from .errors import AbiMismatchError
 
@@ -33,7 +34,7 @@ def verify_runtime_layout() -> None:
     for key in signatures:
         wrapper.AllocateTensors(wrapper.GetSubgraphIndexFromSignature(key))
     handle = tflite._native_handle()
-    problems: List[str] = []
+    problems: list[str] = []
 
     count = _pysig.subgraph_count(handle)
     expected_count = 1 + max(wrapper.GetSubgraphIndexFromSignature(key) for key in signatures)
@@ -53,7 +54,7 @@ def verify_runtime_layout() -> None:
         _refuse(problems)
 
 
-def _compare_tensors(tflite: TfliteInterpreter, handle: int, subgraph: int) -> List[str]:
+def _compare_tensors(tflite: TfliteInterpreter, handle: int, subgraph: int) -> list[str]:
     count = _pysig.tensor_count(handle, subgraph)
     expected_count = tflite._interpreter.NumTensors(subgraph)
     if count != expected_count:
@@ -80,26 +81,32 @@ def _compare_tensors(tflite: TfliteInterpreter, handle: int, subgraph: int) -> L
     return problems
 
 
-def _compare_results(tflite: TfliteInterpreter) -> List[str]:
+def _compare_results(tflite: TfliteInterpreter) -> list[str]:
     """Run the demo's `add` through pysig and through tflite_runtime; they must agree."""
-    from ._pysig import Runner, Session
-    from ._convert import coerce
-
     signature = tflite._get_full_signature_list()["add"]
     subgraph = tflite._interpreter.GetSubgraphIndexFromSignature("add")
     x = np.arange(4, dtype=np.float32).reshape(1, 4)
     y = np.full((1, 4), 0.5, dtype=np.float32)
     expected = tflite.get_signature_runner("add")(x=x, y=y)["sum"]
-    session = Session(tflite, tflite._native_handle())
-    runner = Runner(session, "add", "add", subgraph, list(signature["inputs"].items()),
-                    list(signature["outputs"].items()), coerce)
+    session = _pysig.Session(tflite, tflite._native_handle())
+    runner = _pysig.Runner(
+        session,
+        "add",
+        "add",
+        subgraph,
+        list(signature["inputs"].items()),
+        list(signature["outputs"].items()),
+        coerce,
+    )
     actual: Any = runner(x=x, y=y)["sum"]
     if not np.array_equal(actual, expected):
-        return [f"signature 'add' computed {actual!r} through pysig, {expected!r} through tflite_runtime"]
+        return [
+            f"signature 'add' computed {actual!r} through pysig, {expected!r} through tflite_runtime"
+        ]
     return []
 
 
-def _refuse(problems: List[str]) -> None:
+def _refuse(problems: list[str]) -> None:
     raise AbiMismatchError(
         "pysig's declarations of the tflite-runtime layout do not match the installed "
         "runtime (pysig supports tflite-runtime==2.14.0 exactly); refusing to run:\n  "

@@ -27,7 +27,9 @@ def coerce(value: Any, dtype: np.dtype[Any], label: str, name: str) -> np.ndarra
     return _convert_python(value, dtype, where)
 
 
-def _cast_array(array: np.ndarray[Any, Any], dtype: np.dtype[Any], where: str) -> np.ndarray[Any, Any]:
+def _cast_array(
+    array: np.ndarray[Any, Any], dtype: np.dtype[Any], where: str
+) -> np.ndarray[Any, Any]:
     if not np.can_cast(array.dtype, dtype, casting="safe"):
         raise InputTypeError(
             f"{where} expects dtype {dtype}; {array.dtype} cannot be cast to it without "
@@ -40,15 +42,25 @@ def _convert_python(value: Any, dtype: np.dtype[Any], where: str) -> np.ndarray[
     try:
         inferred = np.asarray(value)
     except (TypeError, ValueError) as error:
-        raise InputTypeError(f"{where}: cannot convert {type(value).__name__} to an array: {error}") from error
+        raise InputTypeError(
+            f"{where}: cannot convert {type(value).__name__} to an array: {error}"
+        ) from error
     if inferred.dtype.kind not in "biufc":
-        raise InputTypeError(f"{where} expects {dtype} numbers, got {type(value).__name__} of {inferred.dtype}")
+        raise InputTypeError(
+            f"{where} expects {dtype} numbers, got {type(value).__name__} of {inferred.dtype}"
+        )
     target_kind = dtype.kind
     # Python floats are float64; rounding them into a narrower float is the expected conversion.
-    same_family = target_kind in "fc" and inferred.dtype.kind in "biuf" + ("c" if target_kind == "c" else "")
+    same_family = target_kind in "fc" and inferred.dtype.kind in "biuf" + (
+        "c" if target_kind == "c" else ""
+    )
     with np.errstate(all="ignore"):
         converted = inferred.astype(dtype)
-        exact = inferred.dtype.kind in "biu" and target_kind in "biu" and bool(np.all(converted == inferred))
+        exact = (
+            inferred.dtype.kind in "biu"
+            and target_kind in "biu"
+            and bool(np.all(converted == inferred))
+        )
     if not (same_family or exact) or (target_kind == "b" and inferred.dtype.kind != "b"):
         raise InputTypeError(
             f"{where} expects dtype {dtype}; the value {_preview(value)} does not convert to it exactly"
@@ -65,7 +77,9 @@ def _as_strings(value: Any, where: str) -> np.ndarray[Any, Any]:
         elif isinstance(item, (bytes, np.bytes_)):
             flat[i] = bytes(item)
         else:
-            raise InputTypeError(f"{where} holds strings: expected bytes or str items, got {type(item).__name__}")
+            raise InputTypeError(
+                f"{where} holds strings: expected bytes or str items, got {type(item).__name__}"
+            )
     return np.ascontiguousarray(array)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Sequence, Union
 
 from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
 from tflite_runtime.interpreter import OpResolverType
@@ -30,7 +30,7 @@ _CUSTOM_OP = re.compile(r"unresolved custom op: (\S+?)\.?(?:\s|$)", re.IGNORECAS
 _FLEX_HINTS = ("Select TensorFlow op", "Flex")
 
 
-def read_model(model_path: Optional[PathLike], model_content: Optional[bytes]) -> "tuple[bytes, str]":
+def read_model(model_path: PathLike | None, model_content: bytes | None) -> tuple[bytes, str]:
     """Return the model's bytes and a short description of where they came from."""
     if (model_path is None) == (model_content is None):
         raise TypeError("give exactly one of model_path and model_content")
@@ -60,8 +60,8 @@ def build_interpreter(
     content: bytes,
     source: str,
     *,
-    num_threads: Optional[int] = None,
-    delegates: Optional[Sequence[Any]] = None,
+    num_threads: int | None = None,
+    delegates: Sequence[Any] | None = None,
     op_resolver: str = "auto",
 ) -> TfliteInterpreter:
     """Create a tflite_runtime interpreter, translating its failures into pysig errors."""

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Sequence
 
 from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
+from typing_extensions import Self
 
 from . import _pysig
 from ._loading import build_interpreter, read_model, translate_load_error
 from .errors import SignatureNotFoundError
-from .signature_runner import SignatureRunner, Signature, signatures_of
+from .signature_runner import Signature, SignatureRunner, signatures_of
 
 SYNTHESIZED_KEY = "serving_default"
 
@@ -30,11 +31,11 @@ class Interpreter:
 
     def __init__(
         self,
-        model_path: Optional[Union[str, "os.PathLike[str]"]] = None,
+        model_path: str | os.PathLike[str] | None = None,
         *,
-        model_content: Optional[bytes] = None,
-        num_threads: Optional[int] = None,
-        delegates: Optional[Sequence[Any]] = None,
+        model_content: bytes | None = None,
+        num_threads: int | None = None,
+        delegates: Sequence[Any] | None = None,
         op_resolver: str = "auto",
     ) -> None:
         content, source = read_model(model_path, model_content)
@@ -44,7 +45,7 @@ class Interpreter:
         self._attach(tflite, source)
 
     @classmethod
-    def from_tflite(cls, interpreter: TfliteInterpreter) -> "Interpreter":
+    def from_tflite(cls, interpreter: TfliteInterpreter) -> Interpreter:
         """Wrap an existing ``tflite_runtime.interpreter.Interpreter``.
 
         Use it for loading options pysig does not take itself (custom op
@@ -52,13 +53,15 @@ class Interpreter:
         tensors; do not use the tflite_runtime object directly afterwards.
         """
         if not isinstance(interpreter, TfliteInterpreter):
-            raise TypeError(f"expected a tflite_runtime Interpreter, got {type(interpreter).__name__}")
+            raise TypeError(
+                f"expected a tflite_runtime Interpreter, got {type(interpreter).__name__}"
+            )
         self = cls.__new__(cls)
         self._attach(interpreter, "the tflite_runtime interpreter")
         return self
 
     def _attach(self, tflite: TfliteInterpreter, source: str) -> None:
-        self._signatures: Dict[str, Signature] = signatures_of(tflite, SYNTHESIZED_KEY)
+        self._signatures: dict[str, Signature] = signatures_of(tflite, SYNTHESIZED_KEY)
         try:
             # Applies the default delegate (XNNPACK) to every subgraph, as users of
             # tflite_runtime get by calling allocate_tensors() first.
@@ -70,16 +73,16 @@ class Interpreter:
         except (ValueError, RuntimeError) as error:
             raise translate_load_error(str(error), source) from error
         self._session = _pysig.Session(tflite, tflite._native_handle())
-        self._runners: Dict[str, SignatureRunner] = {}
+        self._runners: dict[str, SignatureRunner] = {}
 
-    def get_signature_list(self) -> Dict[str, Dict[str, List[str]]]:
+    def get_signature_list(self) -> dict[str, dict[str, list[str]]]:
         """Signature keys with their input and output names, in tf.lite's format."""
         return {
             key: {"inputs": list(sig.inputs), "outputs": list(sig.outputs)}
             for key, sig in self._signatures.items()
         }
 
-    def get_signature_runner(self, signature_key: Optional[str] = None) -> SignatureRunner:
+    def get_signature_runner(self, signature_key: str | None = None) -> SignatureRunner:
         """The runner of one signature; the key may be omitted when there is only one.
 
         A model without SignatureDefs has one synthesized signature,
@@ -113,7 +116,7 @@ class Interpreter:
     def closed(self) -> bool:
         return bool(self._session.closed)
 
-    def __enter__(self) -> "Interpreter":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Iterator, Mapping, NamedTuple, Optional, Sequence, Tuple
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Iterator,
+    Mapping,
+    NamedTuple,
+    Sequence,
+)
 
-import numpy as np
+from numpy.typing import NDArray
 from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
 
 from . import _pysig
@@ -17,19 +24,24 @@ class Signature(NamedTuple):
 
     key: str
     subgraph_index: int
-    inputs: Dict[str, int]
-    outputs: Dict[str, int]
+    inputs: dict[str, int]
+    outputs: dict[str, int]
     synthesized: bool
 
 
-def signatures_of(tflite: TfliteInterpreter, synthesized_key: str) -> Dict[str, Signature]:
+def signatures_of(tflite: TfliteInterpreter, synthesized_key: str) -> dict[str, Signature]:
     """The model's signatures, or one synthesized from the main graph if it has none."""
     full = tflite._get_full_signature_list()
     if full:
         wrapper = tflite._interpreter
         return {
-            key: Signature(key, wrapper.GetSubgraphIndexFromSignature(key),
-                           dict(sig["inputs"]), dict(sig["outputs"]), False)
+            key: Signature(
+                key,
+                wrapper.GetSubgraphIndexFromSignature(key),
+                dict(sig["inputs"]),
+                dict(sig["outputs"]),
+                False,
+            )
             for key, sig in full.items()
         }
     inputs = _unique_names(tflite.get_input_details(), "input")
@@ -37,7 +49,7 @@ def signatures_of(tflite: TfliteInterpreter, synthesized_key: str) -> Dict[str, 
     return {synthesized_key: Signature(synthesized_key, 0, inputs, outputs, True)}
 
 
-def _unique_names(details: Sequence[Mapping[str, Any]], kind: str) -> Dict[str, int]:
+def _unique_names(details: Sequence[Mapping[str, Any]], kind: str) -> dict[str, int]:
     """Tensor names as signature names; a missing or repeated one becomes `<kind>_<i>`."""
     names = [d["name"] for d in details]
     return {
@@ -46,7 +58,7 @@ def _unique_names(details: Sequence[Mapping[str, Any]], kind: str) -> Dict[str, 
     }
 
 
-class TensorViews(Mapping[str, np.ndarray]):
+class TensorViews(Mapping[str, NDArray[Any]]):
     """Zero-copy numpy views of a signature's input or output tensors, by name.
 
     Each lookup returns a fresh view of the tensor's current memory. A view keeps
@@ -54,11 +66,11 @@ class TensorViews(Mapping[str, np.ndarray]):
     tensor memory (resizing, re-allocating, closing) raise BufferInUseError.
     """
 
-    def __init__(self, names: Tuple[str, ...], make_view: Any) -> None:
+    def __init__(self, names: tuple[str, ...], make_view: Any) -> None:
         self._names = names
         self._make_view = make_view
 
-    def __getitem__(self, name: str) -> np.ndarray:
+    def __getitem__(self, name: str) -> NDArray[Any]:
         return self._make_view(name)  # type: ignore[no-any-return]
 
     def __iter__(self) -> Iterator[str]:
@@ -94,30 +106,30 @@ class SignatureRunner(_pysig.Runner):
         )
         self._session = session
         self._signature = signature
-        self.inputs: Mapping[str, np.ndarray] = TensorViews(self.input_names, self._input_view)
-        self.outputs: Mapping[str, np.ndarray] = TensorViews(self.output_names, self._output_view)
+        self.inputs: Mapping[str, NDArray[Any]] = TensorViews(self.input_names, self._input_view)
+        self.outputs: Mapping[str, NDArray[Any]] = TensorViews(self.output_names, self._output_view)
 
     @property
     def signature_key(self) -> str:
         return self._signature.key
 
     @property
-    def input_names(self) -> Tuple[str, ...]:
+    def input_names(self) -> tuple[str, ...]:
         return tuple(self._signature.inputs)
 
     @property
-    def output_names(self) -> Tuple[str, ...]:
+    def output_names(self) -> tuple[str, ...]:
         return tuple(self._signature.outputs)
 
     def run(
-        self, inputs: Mapping[str, Any], out: Optional[Mapping[str, np.ndarray]] = None
-    ) -> Dict[str, np.ndarray]:
+        self, inputs: Mapping[str, Any], out: Mapping[str, NDArray[Any]] | None = None
+    ) -> dict[str, NDArray[Any]]:
         """Like calling the runner, but outputs named in ``out`` are written into those arrays.
 
         Each array in ``out`` must be C-contiguous, writeable, of the output's dtype
         and shape. The returned dict holds those arrays and new ones for the rest.
         """
-        return self._run(dict(inputs), None if out is None else dict(out))  # type: ignore[no-any-return]
+        return self._run(dict(inputs), None if out is None else dict(out))
 
     def cancel(self) -> None:
         """Stop the invocation in progress on this interpreter, from any thread.
@@ -135,16 +147,16 @@ class SignatureRunner(_pysig.Runner):
         """
         self._resize_input(name, [int(d) for d in shape], strict)
 
-    def get_input_details(self) -> Dict[str, Dict[str, Any]]:
+    def get_input_details(self) -> dict[str, dict[str, Any]]:
         """Input name -> tf.lite's tensor details (name, index, shape, shape_signature,
         dtype, quantization, quantization_parameters, sparsity_parameters)."""
         return self._details(self._signature.inputs)
 
-    def get_output_details(self) -> Dict[str, Dict[str, Any]]:
+    def get_output_details(self) -> dict[str, dict[str, Any]]:
         """Output name -> tf.lite's tensor details, as for ``get_input_details``."""
         return self._details(self._signature.outputs)
 
-    def _details(self, tensors: Mapping[str, int]) -> Dict[str, Dict[str, Any]]:
+    def _details(self, tensors: Mapping[str, int]) -> dict[str, dict[str, Any]]:
         with self._session:
             tflite = self._session.owner
             if tflite is None:
@@ -156,7 +168,7 @@ class SignatureRunner(_pysig.Runner):
 
     if TYPE_CHECKING:
 
-        def __call__(self, **inputs: Any) -> Dict[str, np.ndarray]:
+        def __call__(self, **inputs: Any) -> dict[str, NDArray[Any]]:
             """Run with the given inputs; return every output as a new array."""
 
     def __repr__(self) -> str:
