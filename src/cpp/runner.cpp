@@ -106,7 +106,6 @@ Runner::Runner(std::shared_ptr<Session> session, const std::string& signature_ke
   }
   inputs_ = make_slots(inputs, graph_.subgraph);
   outputs_ = make_slots(outputs, graph_.subgraph);
-  staged_.resize(inputs_.size());
 }
 
 void Runner::fail(const char* error_class, const std::string& what) const {
@@ -299,25 +298,24 @@ py::object Runner::read_output(const Slot& slot, const py::handle& target) {
 py::dict Runner::run(const py::dict& inputs, const py::handle& out) {
   check_inputs(inputs);
   check_out_buffers(out);
+  // Convert every input before taking the lock: conversion may run arbitrary
+  // Python code (__array__), which must not find the lock held by its own thread.
+  std::vector<py::object> staged;
+  staged.reserve(inputs_.size());
+  for (const auto& slot : inputs_) {
+    staged.push_back(stage_input(slot, PyDict_GetItem(inputs.ptr(), slot.key.ptr())));
+  }
   SessionLock lock(*session_);
   session_->ensure_open();
-  // Stage every input before touching the runtime, so a bad one changes nothing.
   for (size_t i = 0; i < inputs_.size(); ++i) {
-    staged_[i] = stage_input(inputs_[i], PyDict_GetItem(inputs.ptr(), inputs_[i].key.ptr()));
-  }
-  struct Unstage {  // drop the references even when a step below raises
-    std::vector<py::object>& staged;
-    ~Unstage() { for (auto& s : staged) s = py::object(); }
-  } unstage{staged_};
-  for (size_t i = 0; i < inputs_.size(); ++i) {
-    const auto& array = *py::detail::array_proxy(staged_[i].ptr());
+    const auto& array = *py::detail::array_proxy(staged[i].ptr());
     const Slot& slot = inputs_[i];
     if (!same_shape(*tensor(slot), array)) {
       resize_locked(slot, dims_of(array, "input '" + slot.name + "'"), false);
     }
   }
   allocate_if_needed();
-  for (size_t i = 0; i < inputs_.size(); ++i) write_input(inputs_[i], staged_[i]);
+  for (size_t i = 0; i < inputs_.size(); ++i) write_input(inputs_[i], staged[i]);
   invoke_locked();
   py::dict result;
   PyObject* targets = out.is_none() ? nullptr : out.ptr();

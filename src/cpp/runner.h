@@ -85,7 +85,6 @@ class Runner {
   std::vector<Slot> outputs_;
   pybind11::object coerce_;
   bool allocation_pending_ = false;
-  std::vector<pybind11::object> staged_;  // reused by run() under the lock
 };
 
 }  // namespace pysig
