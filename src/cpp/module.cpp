@@ -39,11 +39,13 @@ py::dict inspect_tensor(uintptr_t handle, size_t subgraph_index, int tensor_inde
   py::dict result;
   result["name"] = tensor.name != nullptr ? py::str(tensor.name) : py::str("");
   result["type"] = static_cast<int>(tensor.type);
+  result["has_shape"] = tensor.dims != nullptr;
   result["shape"] = dims(tensor.dims);
   // A fixed-shape tensor may carry an empty signature: its shape is the signature.
   const bool has_signature = tensor.dims_signature != nullptr && tensor.dims_signature->size > 0;
   result["shape_signature"] = dims(has_signature ? tensor.dims_signature : tensor.dims);
   result["bytes"] = tensor.bytes;
+  result["dynamic"] = tensor.allocation == tflite::AllocationKind::kDynamic;
   return result;
 }
 

@@ -125,6 +125,19 @@ TensorRecord* Runner::tensor(const Slot& slot) const {
   return runtime::tensor_at(graph_.subgraph, slot.index);
 }
 
+bool Runner::sizes_tensors_while_running() const {
+  // When an op resizes a dynamic output during Invoke, the ops after it are
+  // prepared again and the arena may grow and move, inputs included. Kernels'
+  // scratch tensors may be dynamic without moving anything; unlike the model's
+  // tensors (named, if only with ""), the runtime adds them without a name.
+  const size_t count = runtime::tensor_count(graph_.subgraph);
+  for (size_t i = 0; i < count; ++i) {
+    const TensorRecord& record = *runtime::tensor_at(graph_.subgraph, static_cast<int>(i));
+    if (record.allocation == AllocationKind::kDynamic && record.name != nullptr) return true;
+  }
+  return false;
+}
+
 void Runner::allocate_if_needed() {
   if (!allocation_pending_) return;
   session_->ensure_no_views("allocate tensors");
@@ -382,12 +395,13 @@ py::array Runner::view(const Slot& slot, bool writable) {
   SessionLock lock(*session_);
   session_->ensure_open();
   allocate_if_needed();
-  const TensorRecord& source = *tensor(slot);
-  if (source.allocation == AllocationKind::kDynamic) {
-    fail("BufferInUseError", "'" + slot.name + "' is sized by the runtime while it runs, so its "
-                             "memory may move at every invoke: it has no zero-copy view; use a "
-                             "call, which returns copies");
+  if (sizes_tensors_while_running()) {
+    fail("BufferInUseError", "it sizes tensors while it runs (data-dependent shapes, strings or "
+                             "variables), "
+                             "so its tensor memory may move at every invoke: '" + slot.name +
+                             "' has no zero-copy view; use a call, which returns copies");
   }
+  const TensorRecord& source = *tensor(slot);
   const auto dims = shape_of(source);
   py::object guard = py::cast(std::make_unique<ViewGuard>(session_));
   py::array array(slot.dtype, std::vector<py::ssize_t>(dims.begin(), dims.end()),

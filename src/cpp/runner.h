@@ -64,6 +64,7 @@ class Runner {
                    const char* kind) const;
   pybind11::array view(const Slot& slot, bool writable);
   runtime::TensorRecord* tensor(const Slot& slot) const;
+  bool sizes_tensors_while_running() const;
   // Allocates when a resize is pending; requires the lock.
   void allocate_if_needed();
   void check_inputs(const pybind11::dict& inputs) const;

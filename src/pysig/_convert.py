@@ -11,11 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .errors import InputTypeError
 
 
-def coerce(value: Any, dtype: np.dtype[Any], label: str, name: str) -> np.ndarray[Any, Any]:
+def coerce(value: Any, dtype: np.dtype[Any], label: str, name: str) -> NDArray[Any]:
     """Return ``value`` as a C-contiguous array of ``dtype`` or raise InputTypeError."""
     where = f"signature {label!r}: input {name!r}"
     if dtype == np.dtype(object):
@@ -27,18 +28,17 @@ def coerce(value: Any, dtype: np.dtype[Any], label: str, name: str) -> np.ndarra
     return _convert_python(value, dtype, where)
 
 
-def _cast_array(
-    array: np.ndarray[Any, Any], dtype: np.dtype[Any], where: str
-) -> np.ndarray[Any, Any]:
+def _cast_array(array: NDArray[Any], dtype: np.dtype[Any], where: str) -> NDArray[Any]:
     if not np.can_cast(array.dtype, dtype, casting="safe"):
         raise InputTypeError(
             f"{where} expects dtype {dtype}; {array.dtype} cannot be cast to it without "
             f"losing values (convert it explicitly, e.g. with .astype(np.{dtype}))"
         )
-    return np.ascontiguousarray(array, dtype=dtype)
+    # np.ascontiguousarray would turn a 0-d array into a 1-d one.
+    return np.asarray(array, dtype=dtype, order="C")
 
 
-def _convert_python(value: Any, dtype: np.dtype[Any], where: str) -> np.ndarray[Any, Any]:
+def _convert_python(value: Any, dtype: np.dtype[Any], where: str) -> NDArray[Any]:
     try:
         inferred = np.asarray(value)
     except (TypeError, ValueError) as error:
@@ -49,26 +49,26 @@ def _convert_python(value: Any, dtype: np.dtype[Any], where: str) -> np.ndarray[
         raise InputTypeError(
             f"{where} expects {dtype} numbers, got {type(value).__name__} of {inferred.dtype}"
         )
-    target_kind = dtype.kind
-    # Python floats are float64; rounding them into a narrower float is the expected conversion.
-    same_family = target_kind in "fc" and inferred.dtype.kind in "biuf" + (
-        "c" if target_kind == "c" else ""
-    )
-    with np.errstate(all="ignore"):
-        converted = inferred.astype(dtype)
-        exact = (
-            inferred.dtype.kind in "biu"
-            and target_kind in "biu"
-            and bool(np.all(converted == inferred))
-        )
-    if not (same_family or exact) or (target_kind == "b" and inferred.dtype.kind != "b"):
+    if not _converts_exactly(inferred, dtype):
         raise InputTypeError(
-            f"{where} expects dtype {dtype}; the value {_preview(value)} does not convert to it exactly"
+            f"{where} expects dtype {dtype}; the value {_preview(value)} does not convert to it "
+            "exactly"
         )
-    return np.ascontiguousarray(converted)
+    return np.asarray(inferred, dtype=dtype, order="C")
 
 
-def _as_strings(value: Any, where: str) -> np.ndarray[Any, Any]:
+def _converts_exactly(values: NDArray[Any], dtype: np.dtype[Any]) -> bool:
+    source, target = values.dtype.kind, dtype.kind
+    if target in "fc":
+        # Python floats are float64; rounding them into a narrower float is expected.
+        return source in "biuf" or (source == "c" and target == "c")
+    if target == "b" or source not in "biu":
+        return source == target == "b"
+    with np.errstate(all="ignore"):
+        return bool(np.all(values.astype(dtype) == values))
+
+
+def _as_strings(value: Any, where: str) -> NDArray[Any]:
     array = np.array(value, dtype=object)  # a contiguous copy: its items are replaced below
     flat = array.reshape(-1)
     for i, item in enumerate(flat):
@@ -80,7 +80,7 @@ def _as_strings(value: Any, where: str) -> np.ndarray[Any, Any]:
             raise InputTypeError(
                 f"{where} holds strings: expected bytes or str items, got {type(item).__name__}"
             )
-    return np.ascontiguousarray(array)
+    return array
 
 
 def _preview(value: Any) -> str:
