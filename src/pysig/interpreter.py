@@ -6,7 +6,6 @@ import os
 from typing import Any, Sequence
 
 from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
-from typing_extensions import Self
 
 from . import _pysig
 from ._loading import build_interpreter, read_model, translate_load_error
@@ -116,7 +115,7 @@ class Interpreter:
     def closed(self) -> bool:
         return bool(self._session.closed)
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> Interpreter:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
