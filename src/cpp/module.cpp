@@ -4,7 +4,6 @@
 #include <pybind11/stl.h>
 
 #include <memory>
-#include <mutex>
 
 #include "dtypes.h"
 #include "runner.h"
@@ -108,13 +107,8 @@ PYBIND11_MODULE(_pysig, m) {
       .def("cancel", &Session::cancel)
       .def("take_error_text", &Session::take_error_text)
       // The interpreter's lock as a context manager, for work done in Python.
-      .def("__enter__", [](Session& s) {
-        if (!s.mutex().try_lock()) {
-          py::gil_scoped_release no_gil;
-          s.mutex().lock();
-        }
-      })
-      .def("__exit__", [](Session& s, const py::args&) { s.mutex().unlock(); });
+      .def("__enter__", &Session::lock)
+      .def("__exit__", [](Session& s, const py::args&) { s.unlock(); });
 
   pysig::register_view_guard(m);
 

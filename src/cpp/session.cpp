@@ -53,11 +53,17 @@ std::string Session::take_error_text() const {
   return take(owner_).cast<std::string>();
 }
 
-SessionLock::SessionLock(Session& session) : lock_(session.mutex(), std::try_to_lock) {
-  if (!lock_.owns_lock()) {
+void Session::lock() {
+  if (!mutex_.try_lock()) {
     py::gil_scoped_release no_gil;
-    lock_.lock();
+    mutex_.lock();
   }
 }
+
+void Session::unlock() { mutex_.unlock(); }
+
+SessionLock::SessionLock(Session& session) : session_(session) { session_.lock(); }
+
+SessionLock::~SessionLock() { session_.unlock(); }
 
 }  // namespace pysig

@@ -42,7 +42,11 @@ class Session {
   // The runtime's accumulated error text (its error reporter's buffer), emptied.
   std::string take_error_text() const;
 
-  std::mutex& mutex() { return mutex_; }
+  // The interpreter's lock. Waiting never holds the GIL: the thread that owns
+  // the lock may need the GIL to finish, so the uncontended case takes the lock
+  // directly and the contended one waits with the GIL released.
+  void lock();
+  void unlock();
 
  private:
   pybind11::object owner_;
@@ -51,17 +55,16 @@ class Session {
   std::atomic<long> views_{0};
 };
 
-// Holds a session's lock. Waiting never holds the GIL: another thread that owns
-// the lock may need the GIL to finish, so the uncontended case takes the lock
-// directly and the contended one waits with the GIL released.
+// Holds a session's lock for a scope.
 class SessionLock {
  public:
   explicit SessionLock(Session& session);
+  ~SessionLock();
   SessionLock(const SessionLock&) = delete;
   SessionLock& operator=(const SessionLock&) = delete;
 
  private:
-  std::unique_lock<std::mutex> lock_;
+  Session& session_;
 };
 
 }  // namespace pysig
