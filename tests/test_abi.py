@@ -24,12 +24,15 @@ def test_a_layout_difference_refuses_to_run(monkeypatch: pytest.MonkeyPatch) -> 
         return result
 
     monkeypatch.setattr(_pysig, "inspect_tensor", shifted)
-    with pytest.raises(pysig.AbiMismatchError, match=r"(?s)tflite-runtime==2\.14\.0.*tensor 0 shape: read \(1, 4, 1\)") as info:
+    with pytest.raises(
+        pysig.AbiMismatchError,
+        match=r"(?s)tflite-runtime==2\.14\.0.*tensor 0 shape: read \(1, 4, 1\)",
+    ) as info:
         _abi_check.verify_runtime_layout()
     assert isinstance(info.value, ImportError)
 
 
 def test_a_wrong_signature_subgraph_refuses_to_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_pysig, "signature_subgraph", lambda handle, key: 7)
+    monkeypatch.setattr(_pysig, "signature_subgraph", lambda *_: 7)
     with pytest.raises(pysig.AbiMismatchError, match="runs subgraph 7"):
         _abi_check.verify_runtime_layout()

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <limits>
 
+#include <unistd.h>
+
 #include "dtypes.h"
 #include "errors.h"
 
@@ -74,17 +76,12 @@ std::string shape_text(const std::vector<int>& dims) {
   return text + (dims.size() == 1 ? ",)" : ")");
 }
 
-std::vector<int> dims_of(const py::detail::PyArray_Proxy& array, const std::string& what) {
-  std::vector<int> dims(static_cast<size_t>(array.nd));
-  for (int i = 0; i < array.nd; ++i) {
-    if (array.dimensions[i] > std::numeric_limits<int>::max()) {
-      raise("InputShapeError", what + ": dimension " + std::to_string(array.dimensions[i]) +
-                                   " exceeds the runtime's int32 limit");
-    }
-    dims[static_cast<size_t>(i)] = static_cast<int>(array.dimensions[i]);
-  }
-  return dims;
+size_t physical_memory() {
+  static const size_t bytes = static_cast<size_t>(sysconf(_SC_PHYS_PAGES)) *
+                              static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  return bytes;
 }
+
 
 }  // namespace
 
@@ -141,7 +138,9 @@ bool Runner::sizes_tensors_while_running() const {
 void Runner::allocate_if_needed() {
   if (!allocation_pending_) return;
   session_->ensure_no_views("allocate tensors");
-  if (runtime::allocate(graph_) != tflite::kStatusOk) {
+  const auto status = runtime::allocate(graph_);
+  if (status == runtime::kStatusOutOfMemory) session_->abandon();
+  if (status != tflite::kStatusOk) {
     std::string shapes;
     for (const auto& slot : inputs_) {
       shapes += (shapes.empty() ? "" : ", ") + slot.name + "=" + shape_text(shape_of(*tensor(slot)));
@@ -150,6 +149,33 @@ void Runner::allocate_if_needed() {
                                 "): " + session_->take_error_text());
   }
   allocation_pending_ = false;
+}
+
+std::vector<int> Runner::checked_dims(const Slot& slot, const py::ssize_t* shape,
+                                      size_t rank) const {
+  // The runtime is not exception-safe when an allocation fails (its destructor
+  // then frees memory twice), so a tensor that cannot fit in memory never reaches it.
+  const size_t limit = physical_memory();
+  size_t bytes = static_cast<size_t>(slot.dtype.itemsize());
+  bool empty = false;
+  std::vector<int> dims(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    const auto dim = shape[i];
+    if (dim < 0 || dim > std::numeric_limits<int>::max()) {
+      fail("InputShapeError", "input '" + slot.name + "': dimension " + std::to_string(dim) +
+                                  " is out of range (the runtime's dimensions are int32)");
+    }
+    empty = empty || dim == 0;
+    if (!empty && bytes > limit / static_cast<size_t>(dim)) bytes = limit + 1;
+    if (!empty && bytes <= limit) bytes *= static_cast<size_t>(dim);
+    dims[i] = static_cast<int>(dim);
+  }
+  if (!empty && bytes > limit) {
+    fail("InputShapeError", "input '" + slot.name + "' of shape " + shape_text(dims) +
+                                " would need more than this machine's " +
+                                std::to_string(limit >> 20) + " MiB of memory");
+  }
+  return dims;
 }
 
 void Runner::check_inputs(const py::dict& inputs) const {
@@ -179,9 +205,11 @@ void Runner::check_inputs(const py::dict& inputs) const {
 py::object Runner::stage_input(const Slot& slot, py::handle value) {
   auto& api = npy_api::get();
   PyObject* obj = value.ptr();
-  if (slot.numeric && api.PyArray_Check_(obj)) {
+  if (api.PyArray_Check_(obj)) {
     auto* array = py::detail::array_proxy(obj);
-    if ((array->flags & npy_api::NPY_ARRAY_C_CONTIGUOUS_) != 0 &&
+    // Before converting: a broadcast array may be tiny in memory but huge once copied.
+    if (array->nd > 0) checked_dims(slot, array->dimensions, static_cast<size_t>(array->nd));
+    if (slot.numeric && (array->flags & npy_api::NPY_ARRAY_C_CONTIGUOUS_) != 0 &&
         api.PyArray_EquivTypes_(array->descr, slot.dtype.ptr())) {
       return py::reinterpret_borrow<py::object>(value);
     }
@@ -191,6 +219,25 @@ py::object Runner::stage_input(const Slot& slot, py::handle value) {
 
 void Runner::resize_locked(const Slot& slot, const std::vector<int>& dims, bool strict) {
   session_->ensure_no_views("resize input '" + slot.name + "' of signature '" + label_ + "'");
+  // tflite-runtime 2.14's kernels assume non-empty tensors where the model fixed a
+  // dimension (ARG_MAX reads past an empty axis), so 0 is only accepted where the
+  // model declares the dimension dynamic (-1) or already has 0 there.
+  const TensorRecord& current = *tensor(slot);
+  const auto* signature = current.dims_signature;
+  const auto now = shape_of(current);
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (dims[i] != 0) continue;
+    const bool dynamic = signature != nullptr && static_cast<size_t>(signature->size) ==
+                         dims.size() && signature->dims[i] == -1;
+    const bool already = now.size() == dims.size() && now[i] == 0;
+    if (!dynamic && !already) {
+      fail("InputShapeError", "cannot resize input '" + slot.name + "' to " + shape_text(dims) +
+                                  ": dimension " + std::to_string(i) + " is fixed at " +
+                                  (i < now.size() ? std::to_string(now[i]) : "?") +
+                                  " in the model and the runtime's kernels are not safe with "
+                                  "an empty tensor there");
+    }
+  }
   if (runtime::resize(graph_, slot.index, dims, strict) != tflite::kStatusOk) {
     fail("InputShapeError", "cannot resize input '" + slot.name + "' to " + shape_text(dims) +
                                 ": " + session_->take_error_text());
@@ -225,6 +272,7 @@ void Runner::invoke_locked() {
 }
 
 void Runner::check_invoke_status(runtime::StatusCode status) const {
+  if (status == runtime::kStatusOutOfMemory) session_->abandon();
   if (status == tflite::kStatusCancelled) {
     session_->take_error_text();  // the runtime's note about the cancellation
     fail("InvokeCancelledError", "the invocation was cancelled");
@@ -324,7 +372,8 @@ py::dict Runner::run(const py::dict& inputs, const py::handle& out) {
     const auto& array = *py::detail::array_proxy(staged[i].ptr());
     const Slot& slot = inputs_[i];
     if (!same_shape(*tensor(slot), array)) {
-      resize_locked(slot, dims_of(array, "input '" + slot.name + "'"), false);
+      resize_locked(slot, checked_dims(slot, array.dimensions, static_cast<size_t>(array.nd)),
+                    false);
     }
   }
   allocate_if_needed();
@@ -348,14 +397,7 @@ void Runner::invoke() {
 void Runner::resize_input(const std::string& name, const std::vector<py::ssize_t>& shape,
                           bool strict) {
   const Slot& slot = find(inputs_, name, "input");
-  std::vector<int> dims;
-  for (auto dim : shape) {
-    if (dim < 0 || dim > std::numeric_limits<int>::max()) {
-      fail("InputShapeError", "cannot resize input '" + name + "': dimension " +
-                                  std::to_string(dim) + " is out of range");
-    }
-    dims.push_back(static_cast<int>(dim));
-  }
+  const auto dims = checked_dims(slot, shape.data(), shape.size());
   SessionLock lock(*session_);
   session_->ensure_open();
   if (shape_of(*tensor(slot)) == dims) return;

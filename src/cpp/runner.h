@@ -67,6 +67,9 @@ class Runner {
   bool sizes_tensors_while_running() const;
   // Allocates when a resize is pending; requires the lock.
   void allocate_if_needed();
+  // The shape as the runtime's int32 dimensions; refuses shapes too big for memory.
+  std::vector<int> checked_dims(const Slot& slot, const pybind11::ssize_t* shape,
+                                size_t rank) const;
   void check_inputs(const pybind11::dict& inputs) const;
   pybind11::object stage_input(const Slot& slot, pybind11::handle value);
   void resize_locked(const Slot& slot, const std::vector<int>& dims, bool strict);

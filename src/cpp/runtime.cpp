@@ -1,6 +1,7 @@
 #include "runtime.h"
 
 #include <memory>
+#include <new>
 #include <stdexcept>
 #include <string>
 
@@ -64,7 +65,11 @@ Graph resolve(tflite::impl::Interpreter* interpreter, const char* signature_key,
 }
 
 StatusCode invoke(const Graph& graph) {
-  return graph.runner != nullptr ? graph.runner->Invoke() : graph.interpreter->Invoke();
+  try {
+    return graph.runner != nullptr ? graph.runner->Invoke() : graph.interpreter->Invoke();
+  } catch (const std::bad_alloc&) {
+    return kStatusOutOfMemory;
+  }
 }
 
 StatusCode resize(const Graph& graph, int tensor_index, const std::vector<int>& dims,
@@ -73,7 +78,13 @@ StatusCode resize(const Graph& graph, int tensor_index, const std::vector<int>& 
                 : graph.subgraph->ResizeInputTensor(tensor_index, dims);
 }
 
-StatusCode allocate(const Graph& graph) { return graph.subgraph->AllocateTensors(); }
+StatusCode allocate(const Graph& graph) {
+  try {
+    return graph.subgraph->AllocateTensors();
+  } catch (const std::bad_alloc&) {
+    return kStatusOutOfMemory;
+  }
+}
 
 StatusCode enable_cancellation(tflite::impl::Interpreter* interpreter) {
   return interpreter->EnableCancellation();

@@ -34,6 +34,11 @@ tflite::Subgraph* runner_subgraph(tflite::impl::SignatureRunner* runner);
 Graph resolve(tflite::impl::Interpreter* interpreter, const char* signature_key,
               int subgraph_index);
 
+// Not one of the runtime's codes: an allocation inside the runtime threw
+// std::bad_alloc, after which the runtime's state is inconsistent.
+inline constexpr StatusCode kStatusOutOfMemory = static_cast<StatusCode>(-1);
+
+// Both return kStatusOutOfMemory instead of letting std::bad_alloc through.
 StatusCode invoke(const Graph& graph);
 StatusCode resize(const Graph& graph, int tensor_index, const std::vector<int>& dims,
                   bool strict);

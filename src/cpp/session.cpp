@@ -1,5 +1,6 @@
 #include "session.h"
 
+#include <cstdlib>
 #include <string>
 
 #include "errors.h"
@@ -19,6 +20,10 @@ Session::Session(py::object owner, uintptr_t handle)
 }
 
 void Session::ensure_open() const {
+  if (abandoned_) {
+    raise("OutOfMemoryError", "the runtime ran out of memory allocating this interpreter's "
+                              "tensors, which left it unusable; create a new interpreter");
+  }
   if (closed()) raise("ClosedError", "the interpreter has been closed");
 }
 
@@ -37,6 +42,15 @@ void Session::close() {
   ensure_no_views("close the interpreter");
   interpreter_ = nullptr;
   owner_ = py::none();
+}
+
+void Session::abandon() {
+  owner_.inc_ref();  // never released: its destructor is what would crash
+  interpreter_ = nullptr;
+  owner_ = py::none();
+  abandoned_ = true;
+  ensure_open();
+  std::abort();  // ensure_open() has raised
 }
 
 void Session::cancel() {

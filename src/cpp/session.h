@@ -36,7 +36,13 @@ class Session {
   void remove_view() { views_.fetch_sub(1, std::memory_order_relaxed); }
   long live_views() const { return views_.load(std::memory_order_relaxed); }
 
-  // Cancels the invocation in progress (or the next one), from any thread.
+  // After the runtime failed to allocate: its state is inconsistent and destroying
+  // it would free memory twice. Closes the session, keeps the interpreter alive
+  // until the process exits, and raises OutOfMemoryError (as every later call does).
+  [[noreturn]] void abandon();
+
+  // Cancels the invocation in progress, from any thread. The runtime clears the
+  // request when an invocation starts, so a cancel with nothing running is lost.
   void cancel();
 
   // The runtime's accumulated error text (its error reporter's buffer), emptied.
@@ -53,6 +59,7 @@ class Session {
   tflite::impl::Interpreter* interpreter_;
   std::mutex mutex_;
   std::atomic<long> views_{0};
+  bool abandoned_ = false;
 };
 
 // Holds a session's lock for a scope.

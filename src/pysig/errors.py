@@ -85,5 +85,14 @@ class ClosedError(PysigError, RuntimeError):
     """The interpreter has been closed."""
 
 
+class OutOfMemoryError(ClosedError, MemoryError):
+    """The runtime ran out of memory allocating tensors; the interpreter is unusable.
+
+    tflite-runtime 2.14 is not exception-safe when an allocation fails: destroying
+    that interpreter would free memory twice. pysig closes it and keeps it alive
+    until the process exits instead (a bounded leak rather than a crash).
+    """
+
+
 class AbiMismatchError(PysigError, ImportError):
     """pysig's declarations of the runtime's layout do not match the installed runtime."""
