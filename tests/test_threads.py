@@ -79,3 +79,15 @@ def test_separate_interpreters_run_in_parallel_safely() -> None:
 
     with ThreadPoolExecutor(THREADS) as pool:
         assert all(pool.map(worker, range(THREADS)))
+
+
+def test_threads_asking_for_a_runner_at_once_share_one(demo: pysig.Interpreter) -> None:
+    barrier = threading.Barrier(8)
+
+    def ask() -> pysig.SignatureRunner:
+        barrier.wait()
+        return demo.get_signature_runner("add")
+
+    with ThreadPoolExecutor(8) as executor:
+        runners = list(executor.map(lambda _: ask(), range(8)))
+    assert all(runner is runners[0] for runner in runners)

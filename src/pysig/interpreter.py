@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any, Sequence
 
 from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
 
 from . import _pysig
 from ._loading import build_interpreter, read_model, translate_load_error
-from .errors import SignatureNotFoundError
+from .errors import ClosedError, SignatureNotFoundError
 from .signature_runner import Signature, SignatureRunner, signatures_of
 
 SYNTHESIZED_KEY = "serving_default"
@@ -72,7 +73,10 @@ class Interpreter:
         except (ValueError, RuntimeError) as error:
             raise translate_load_error(str(error), source) from error
         self._session = _pysig.Session(tflite, tflite._native_handle())
+        # Built on first use (a signature with a tensor type numpy lacks fails
+        # only when asked for), under a lock so that threads asking at once share one.
         self._runners: dict[str, SignatureRunner] = {}
+        self._runners_lock = threading.Lock()
 
     def get_signature_list(self) -> dict[str, dict[str, list[str]]]:
         """Signature keys with their input and output names, in tf.lite's format."""
@@ -87,6 +91,8 @@ class Interpreter:
         A model without SignatureDefs has one synthesized signature,
         ``"serving_default"``, whose inputs and outputs are named by their tensor names.
         """
+        if self.closed:
+            raise ClosedError("the interpreter has been closed")
         if signature_key is None:
             if len(self._signatures) != 1:
                 raise SignatureNotFoundError(
@@ -94,22 +100,21 @@ class Interpreter:
                     f"{', '.join(map(repr, self._signatures))}"
                 )
             signature_key = next(iter(self._signatures))
-        runner = self._runners.get(signature_key)
-        if runner is None:
-            signature = self._signatures.get(signature_key)
-            if signature is None:
-                raise SignatureNotFoundError(
-                    f"no signature {signature_key!r}; the model has: "
-                    f"{', '.join(map(repr, self._signatures)) or 'none'}"
-                )
-            runner = SignatureRunner(self._session, signature)
-            self._runners[signature_key] = runner
+        signature = self._signatures.get(signature_key)
+        if signature is None:
+            raise SignatureNotFoundError(
+                f"no signature {signature_key!r}; the model has: "
+                f"{', '.join(map(repr, self._signatures)) or 'none'}"
+            )
+        with self._runners_lock:
+            runner = self._runners.get(signature_key)
+            if runner is None:
+                runner = self._runners[signature_key] = SignatureRunner(self._session, signature)
         return runner
 
     def close(self) -> None:
         """Release the model. Refused while zero-copy views of its tensors are alive."""
         self._session.close()
-        self._runners.clear()
 
     @property
     def closed(self) -> bool:
