@@ -37,7 +37,10 @@ std::vector<Slot> make_slots(const NamedIndices& named, tflite::Subgraph* subgra
                               "' is out of range");
     }
     const auto type = runtime::tensor_at(subgraph, index)->type;
-    slots.push_back(Slot{name, py::str(name), index, type, numpy_dtype(type), is_numeric(type)});
+    // Interned like the keyword names CPython passes, so dict lookups match by identity.
+    py::str key(name);
+    PyUnicode_InternInPlace(&key.ptr());
+    slots.push_back(Slot{name, key, index, type, numpy_dtype(type), is_numeric(type)});
   }
   return slots;
 }
@@ -48,6 +51,8 @@ std::string quoted_names(const std::vector<Slot>& slots) {
   for (const auto& slot : slots) names += (names.empty() ? "'" : ", '") + slot.name + "'";
   return names;
 }
+
+constexpr int kMaxArrayRank = 32;  // numpy 1.x's NPY_MAXDIMS
 
 bool same_shape(const TensorRecord& tensor, const py::detail::PyArray_Proxy& array) {
   if (tensor.dims == nullptr || tensor.dims->size != array.nd) return false;
@@ -74,6 +79,24 @@ std::string shape_text(const std::vector<int>& dims) {
     text += (i ? ", " : "") + std::to_string(dims[i]);
   }
   return text + (dims.size() == 1 ? ",)" : ")");
+}
+
+// An uninitialised C-contiguous array of the tensor's shape, made by numpy's own
+// constructor: py::array's goes through shape and stride vectors, and this runs for
+// every output of every call.
+py::object new_array(const Slot& slot, const TensorRecord& tensor) {
+  const int rank = tensor.dims == nullptr ? 0 : tensor.dims->size;
+  if (rank > kMaxArrayRank) {
+    raise("UnsupportedTypeError", "output '" + slot.name + "' has rank " +
+                                      std::to_string(rank) + ", more than numpy allows");
+  }
+  Py_intptr_t dims[kMaxArrayRank];
+  for (int i = 0; i < rank; ++i) dims[i] = tensor.dims->dims[i];
+  auto& api = npy_api::get();
+  PyObject* array = api.PyArray_NewFromDescr_(api.PyArray_Type_, slot.dtype.inc_ref().ptr(),
+                                              rank, dims, nullptr, nullptr, 0, nullptr);
+  if (array == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::object>(array);
 }
 
 size_t physical_memory() {
@@ -335,25 +358,24 @@ py::object Runner::read_output(const Slot& slot, const py::handle& target) {
   if (source.bytes > 0 && source.data == nullptr) {
     fail("InvokeError", "output '" + slot.name + "' has no data after invoke");
   }
-  py::array result;
+  py::object result;
   if (target) {
-    result = py::reinterpret_borrow<py::array>(target);
-    const auto& array = *py::detail::array_proxy(result.ptr());
-    if (!same_shape(source, array)) {
+    result = py::reinterpret_borrow<py::object>(target);
+    if (!same_shape(source, *py::detail::array_proxy(result.ptr()))) {
       fail("OutputBufferError", "out['" + slot.name + "'] must have shape " +
                                     shape_text(shape_of(source)));
     }
   } else {
-    const auto dims = shape_of(source);
-    result = py::array(slot.dtype, std::vector<py::ssize_t>(dims.begin(), dims.end()));
+    result = new_array(slot, source);
   }
-  const size_t nbytes = static_cast<size_t>(result.nbytes());
+  const auto& array = *py::detail::array_proxy(result.ptr());
+  const size_t nbytes = element_count(array) * static_cast<size_t>(slot.dtype.itemsize());
   if (nbytes != source.bytes) {
     fail("PysigError", "output '" + slot.name + "' holds " + std::to_string(source.bytes) +
                            " bytes, its shape " + std::to_string(nbytes));
   }
-  if (nbytes > 0) std::memcpy(result.mutable_data(), source.data, nbytes);
-  return std::move(result);
+  if (nbytes > 0) std::memcpy(array.data, source.data, nbytes);
+  return result;
 }
 
 py::dict Runner::run(const py::dict& inputs, const py::handle& out) {
@@ -383,7 +405,9 @@ py::dict Runner::run(const py::dict& inputs, const py::handle& out) {
   PyObject* targets = out.is_none() ? nullptr : out.ptr();
   for (const auto& slot : outputs_) {
     PyObject* target = targets ? PyDict_GetItem(targets, slot.key.ptr()) : nullptr;
-    result[slot.key] = read_output(slot, target);
+    if (PyDict_SetItem(result.ptr(), slot.key.ptr(), read_output(slot, target).ptr()) != 0) {
+      throw py::error_already_set();
+    }
   }
   return result;
 }
