@@ -1,7 +1,8 @@
 """Building a tflite_runtime interpreter from a path or bytes, with pysig's errors.
 
-Models are always handed to the runtime as bytes: tflite_runtime verifies the
-flatbuffer of a buffer before using it, but not that of a file it maps itself.
+Models are always handed to the runtime as bytes, and only after pysig's own
+verification (see _verify.py): the runtime crashes on damaged models, whether
+it maps the file itself or is given a buffer.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any, Sequence, Union
 from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
 from tflite_runtime.interpreter import OpResolverType
 
+from ._verify import verify_model
 from .errors import FlexOpError, ModelLoadError, ModelNotFoundError, UnsupportedOpError
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -53,6 +55,8 @@ def read_model(model_path: PathLike | None, model_content: bytes | None) -> tupl
         raise ModelLoadError(
             f"{source} is not a TensorFlow Lite model (it lacks the 'TFL3' flatbuffer identifier)"
         )
+    # The runtime trusts the model: a damaged one can take the process down.
+    verify_model(content, source)
     return content, source
 
 

@@ -16,6 +16,7 @@ from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
 
 from . import _pysig
 from ._convert import coerce
+from ._timeout import call_with_timeout
 from .errors import ClosedError
 
 
@@ -122,21 +123,42 @@ class SignatureRunner(_pysig.Runner):
         return tuple(self._signature.outputs)
 
     def run(
-        self, inputs: Mapping[str, Any], out: Mapping[str, NDArray[Any]] | None = None
+        self,
+        inputs: Mapping[str, Any],
+        out: Mapping[str, NDArray[Any]] | None = None,
+        timeout: float | None = None,
     ) -> dict[str, NDArray[Any]]:
         """Like calling the runner, but outputs named in ``out`` are written into those arrays.
 
         Each array in ``out`` must be C-contiguous, writeable, of the output's dtype
         and shape. The returned dict holds those arrays and new ones for the rest.
+
+        With ``timeout`` (seconds), a call still running after that long is
+        cancelled and raises InvokeCancelledError; the interpreter stays usable.
+        The time counts from the call, including any wait for the interpreter's
+        lock. Cancellation takes effect between graph nodes: a node that a
+        delegate such as XNNPACK runs (often the whole graph) finishes first.
         """
-        return self._run(dict(inputs), None if out is None else dict(out))
+        arguments = (dict(inputs), None if out is None else dict(out))
+        if timeout is None:
+            return self._run(*arguments)
+        return call_with_timeout(
+            lambda: self._run(*arguments),
+            self._session.cancel,
+            timeout,
+            f"signature {self.signature_key!r}",
+        )
 
     def cancel(self) -> None:
         """Stop the invocation in progress on this interpreter, from any thread.
 
         The runtime checks for cancellation between graph nodes; the cancelled
         call raises InvokeCancelledError and the interpreter stays usable. A
-        cancel with nothing running has no effect on later calls.
+        cancel with nothing running has no effect on later calls. A delegate
+        (XNNPACK, on by default) often runs the whole graph as one node, so the
+        cancel then lands only when that node is done: build the interpreter
+        with ``op_resolver="builtin_without_default_delegates"`` when prompt
+        cancellation matters more than speed.
         """
         self._session.cancel()
 

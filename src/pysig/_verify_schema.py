@@ -1,0 +1,98 @@
+"""Facts of the TensorFlow Lite schema (version 3, as tflite-runtime 2.14.0 reads it).
+
+Field slots are the fields' positions in their table's declaration, counted
+from 0; a union field takes two slots, its type then its value.
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 3
+
+# Model
+MODEL_VERSION, MODEL_OPERATOR_CODES, MODEL_SUBGRAPHS = 0, 1, 2
+MODEL_BUFFERS, MODEL_METADATA_BUFFER, MODEL_METADATA, MODEL_SIGNATURE_DEFS = 4, 5, 6, 7
+# SubGraph
+SUBGRAPH_TENSORS, SUBGRAPH_INPUTS, SUBGRAPH_OUTPUTS, SUBGRAPH_OPERATORS, SUBGRAPH_NAME = range(5)
+# Tensor
+TENSOR_SHAPE, TENSOR_TYPE, TENSOR_BUFFER, TENSOR_NAME, TENSOR_QUANTIZATION = range(5)
+TENSOR_IS_VARIABLE, TENSOR_SPARSITY, TENSOR_SHAPE_SIGNATURE, TENSOR_HAS_RANK = 5, 6, 7, 8
+TENSOR_VARIANT_TENSORS = 9
+# VariantSubType
+VARIANT_SHAPE, VARIANT_TYPE = 0, 1
+# QuantizationParameters
+QUANT_MIN, QUANT_MAX, QUANT_SCALE, QUANT_ZERO_POINT = range(4)
+QUANT_DETAILS_TYPE, QUANT_DETAILS, QUANT_DIMENSION = 4, 5, 6
+QUANT_DETAILS_CUSTOM = 1  # CustomQuantization { custom: [ubyte] }
+# SparsityParameters / DimensionMetadata / the index vector tables
+SPARSITY_TRAVERSAL_ORDER, SPARSITY_BLOCK_MAP, SPARSITY_DIM_METADATA = range(3)
+DIM_FORMAT, DIM_DENSE_SIZE = 0, 1
+DIM_SEGMENTS_TYPE, DIM_SEGMENTS, DIM_INDICES_TYPE, DIM_INDICES = 2, 3, 4, 5
+DIM_DENSE, DIM_SPARSE_CSR = 0, 1
+# SparseIndexVector union member -> (struct code, element size) of its `values` vector.
+SPARSE_INDEX_VECTORS = {1: ("i", 4), 2: ("H", 2), 3: ("B", 1)}
+# OperatorCode
+OPCODE_DEPRECATED_BUILTIN, OPCODE_CUSTOM_CODE, OPCODE_VERSION, OPCODE_BUILTIN = range(4)
+# Operator
+OP_OPCODE_INDEX, OP_INPUTS, OP_OUTPUTS, OP_OPTIONS_TYPE, OP_OPTIONS = range(5)
+OP_CUSTOM_OPTIONS, OP_MUTATING_VARIABLE_INPUTS, OP_INTERMEDIATES = 5, 7, 8
+OP_LARGE_CUSTOM_OFFSET, OP_LARGE_CUSTOM_SIZE = 9, 10
+# Buffer
+BUFFER_DATA, BUFFER_OFFSET, BUFFER_SIZE = range(3)
+# Metadata
+METADATA_NAME, METADATA_BUFFER = range(2)
+# SignatureDef / TensorMap
+SIGNATURE_INPUTS, SIGNATURE_OUTPUTS, SIGNATURE_KEY, SIGNATURE_SUBGRAPH = 0, 1, 2, 4
+TENSOR_MAP_NAME, TENSOR_MAP_INDEX = range(2)
+
+# TensorType -> bytes per element; None: the size is not a function of the shape.
+ELEMENT_SIZES: dict[int, int | None] = {
+    0: 4,  # FLOAT32
+    1: 2,  # FLOAT16
+    2: 4,  # INT32
+    3: 1,  # UINT8
+    4: 8,  # INT64
+    5: None,  # STRING
+    6: 1,  # BOOL
+    7: 2,  # INT16
+    8: 8,  # COMPLEX64
+    9: 1,  # INT8
+    10: 8,  # FLOAT64
+    11: 16,  # COMPLEX128
+    12: 8,  # UINT64
+    13: None,  # RESOURCE
+    14: None,  # VARIANT
+    15: 4,  # UINT32
+    16: 2,  # UINT16
+    17: None,  # INT4: packed two to a byte in files, which the runtime checks itself
+}
+TYPE_STRING = 5
+TYPE_INT4 = 17
+
+# BuiltinOperator: the runtime's schema ends at RIGHT_SHIFT.
+LAST_BUILTIN_OPERATOR = 161
+OP_CUSTOM = 32
+OP_VAR_HANDLE = 142
+VAR_HANDLE_OPTIONS = 111  # VarHandleOptions { container: string, shared_name: string }
+# The union BuiltinOptions: the runtime's schema ends at RightShiftOptions.
+LAST_BUILTIN_OPTIONS = 126
+
+# Ops that run other subgraphs: op code -> (options union type, slots of the
+# subgraph indices in that options table). Without options the runtime would
+# use subgraph 0 for each.
+CONTROL_FLOW_OPS: dict[int, tuple[int, tuple[int, ...]]] = {
+    31: (16, (0,)),  # CALL: CallOptions.subgraph
+    118: (92, (0, 1)),  # IF: IfOptions.then_subgraph_index, else_subgraph_index
+    119: (93, (0, 1)),  # WHILE: WhileOptions.cond_subgraph_index, body_subgraph_index
+    129: (103, (0,)),  # CALL_ONCE: CallOnceOptions.init_subgraph_index
+}
+CONTROL_FLOW_NAMES = {31: "CALL", 118: "IF", 119: "WHILE", 129: "CALL_ONCE"}
+
+# Options tables with vectors or strings in them (the rest hold scalars only):
+# union type -> [(slot, element size; 0 for a string)].
+OPTIONS_REFERENCES: dict[int, tuple[tuple[int, int], ...]] = {
+    3: ((1, 4), (2, 4)),  # ConcatEmbeddingsOptions: per-channel [int] vectors
+    17: ((0, 4),),  # ReshapeOptions.new_shape
+    30: ((0, 4),),  # SqueezeOptions.squeeze_dims
+    111: ((0, 0), (1, 0)),  # VarHandleOptions.container, shared_name
+    115: ((0, 4),),  # BucketizeOptions.boundaries
+}

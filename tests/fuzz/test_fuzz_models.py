@@ -1,0 +1,51 @@
+"""The short fuzz campaign: damaged models never take pysig's process down.
+
+Each case runs in a child process, so a crash is counted rather than fatal;
+scripts/fuzz_long.py runs the long campaign and compares with tflite_runtime.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fuzz_campaign import run_campaign
+from fuzz_corpus import KINDS, build, case_kind, case_model, corpus, model_paths
+
+SHORT_CAMPAIGN = 3000
+SEED = 99
+
+
+def test_the_corpus_is_deterministic_and_covers_every_model_and_kind() -> None:
+    cases = corpus(400, SEED)
+    assert [build(case) for case in cases[:40]] == [build(case) for case in cases[:40]]
+    assert {case_model(case) for case in cases} == set(model_paths())
+    assert {case_kind(case) for case in cases} == set(KINDS)
+    originals = {path: path.read_bytes() for path in model_paths()}
+    # A splice of a model with itself may give it back whole; other damage never does.
+    damaged = [case for case in cases[:40] if case_kind(case) != "splice"]
+    assert all(build(case) != originals[case_model(case)] for case in damaged)
+
+
+def test_pysig_survives_the_short_campaign() -> None:
+    summary = run_campaign("pysig", corpus(SHORT_CAMPAIGN, SEED), batch_size=500)
+    assert summary.cases == SHORT_CAMPAIGN
+    assert not summary.crashes, summary.report()
+    assert not summary.hangs, summary.report()
+    assert not summary.unexpected, summary.report()
+    # Damage that leaves a model sound is loaded and run, not refused wholesale.
+    assert summary.outcomes["ran:ok"] > 0, summary.report()
+
+
+def test_the_campaign_counts_and_attributes_tflite_runtime_crashes() -> None:
+    # The same damaged models do take plain tflite_runtime down: the harness
+    # must survive that, name each culprit and carry on with the rest.
+    cases = corpus(12, SEED)
+    tflite = run_campaign("tflite", cases, batch_size=6)
+    assert tflite.crashes, tflite.report()
+    assert all(crash.case is not None for crash in tflite.crashes), tflite.report()
+    assert len(tflite.by_case) == len(cases)
+    pysig = run_campaign("pysig", cases, batch_size=6)
+    assert not pysig.crashes, pysig.report()
