@@ -37,6 +37,7 @@ from .errors import (
     UnsupportedTypeError,
 )
 from .interpreter import Interpreter
+from .pool import Pool
 from .signature_runner import SignatureRunner
 
 verify_runtime_layout()
@@ -58,6 +59,7 @@ __all__ = [
     "NameNotFoundError",
     "OutOfMemoryError",
     "OutputBufferError",
+    "Pool",
     "PysigError",
     "SignatureNotFoundError",
     "SignatureRunner",
