@@ -60,18 +60,14 @@ py::object signature_subgraph(uintptr_t handle, const char* key) {
   return py::none();
 }
 
-// `runner(**inputs)` is the hot path: serve it from the type's call slot, which
-// receives the keyword dict as CPython built it, instead of through pybind11's
-// generic dispatcher (which copies it). CPython does not pass a slot set after
-// type creation on to subclasses, so pysig.SignatureRunner installs it too.
-PyObject* call_runner(PyObject* self, PyObject* args, PyObject* kwargs) {
+// The hot paths, `runner(**inputs)` and `runner.invoke()`, are plain CPython entry
+// points rather than pybind11 methods: its generic dispatcher costs more than the
+// whole invoke of a tiny model (and copies the keyword dict). `body` returns a new
+// reference; exceptions become Python ones as pybind11 would translate them.
+template <typename Body>
+PyObject* entry_point(Body&& body) {
   try {
-    if (args != nullptr && PyTuple_GET_SIZE(args) != 0) {
-      throw py::type_error("a signature runner takes its inputs by name only: runner(x=..., y=...)");
-    }
-    auto& runner = py::cast<Runner&>(py::handle(self));
-    py::dict inputs = kwargs != nullptr ? py::reinterpret_borrow<py::dict>(kwargs) : py::dict();
-    return runner.run(inputs, py::none()).release().ptr();
+    return body();
   } catch (py::error_already_set& e) {
     e.restore();
   } catch (...) {
@@ -80,6 +76,39 @@ PyObject* call_runner(PyObject* self, PyObject* args, PyObject* kwargs) {
   return nullptr;
 }
 
+PyObject* call_runner(PyObject* self, PyObject* args, PyObject* kwargs) {
+  return entry_point([&] {
+    if (args != nullptr && PyTuple_GET_SIZE(args) != 0) {
+      throw py::type_error("a signature runner takes its inputs by name only: runner(x=..., y=...)");
+    }
+    auto& runner = py::cast<Runner&>(py::handle(self));
+    py::dict inputs = kwargs != nullptr ? py::reinterpret_borrow<py::dict>(kwargs) : py::dict();
+    return runner.run(inputs, py::none()).release().ptr();
+  });
+}
+
+PyObject* invoke_runner(PyObject* self, PyObject* /*unused*/) {
+  return entry_point([&] {
+    py::cast<Runner&>(py::handle(self)).invoke();
+    return py::none().release().ptr();
+  });
+}
+
+PyMethodDef invoke_method = {
+    "invoke", invoke_runner, METH_NOARGS,
+    "invoke()\n--\n\nRun the signature on what its input tensors hold (the zero-copy path)."};
+
+void add_invoke_method(const py::type& cls) {
+  auto* type = reinterpret_cast<PyTypeObject*>(cls.ptr());
+  auto descriptor = py::reinterpret_steal<py::object>(PyDescr_NewMethod(type, &invoke_method));
+  if (!descriptor || PyDict_SetItemString(type->tp_dict, "invoke", descriptor.ptr()) != 0) {
+    throw py::error_already_set();
+  }
+  PyType_Modified(type);
+}
+
+// CPython does not pass a slot set after type creation on to subclasses, so
+// pysig.SignatureRunner installs the call slot too.
 void install_call_slot(const py::type& cls) {
   auto* type = reinterpret_cast<PyTypeObject*>(cls.ptr());
   auto* base = reinterpret_cast<PyTypeObject*>(py::type::of<Runner>().ptr());
@@ -120,7 +149,6 @@ PYBIND11_MODULE(_pysig, m) {
            py::arg("session"), py::arg("signature_key"), py::arg("label"),
            py::arg("subgraph_index"), py::arg("inputs"), py::arg("outputs"), py::arg("coerce"))
       .def("_run", &Runner::run, py::arg("inputs"), py::arg("out") = py::none())
-      .def("invoke", &Runner::invoke)
       .def("_resize_input", &Runner::resize_input, py::arg("name"), py::arg("shape"),
            py::arg("strict") = false)
       .def("allocate", &Runner::allocate)
@@ -130,6 +158,7 @@ PYBIND11_MODULE(_pysig, m) {
       .def("_shape", &Runner::shape, py::arg("name"))
       .def_property_readonly("subgraph_index", &Runner::subgraph_index);
   install_call_slot(runner_class);
+  add_invoke_method(runner_class);
   m.def("install_call_slot", &install_call_slot, py::arg("cls"));
 
   m.def("subgraph_count",
