@@ -1,0 +1,200 @@
+"""The ways of running one signature that `pysig bench` times, each as a `Method`.
+
+Python methods are timed call by call in a loop generated for each statement, as
+``timeit`` does: the statement is inlined, with its objects as local variables, so
+no wrapper call is added to what a user's own loop would pay. The floor is
+``Invoke()`` timed in a C++ loop inside the extension, with no Python in between.
+"""
+
+from __future__ import annotations
+
+import time
+from array import array
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
+
+from .signature_runner import SignatureRunner
+
+# Nanoseconds per call, for `count` calls.
+Measure = Callable[[int], "array[int]"]
+
+PYSIG_CALL = "pysig_call"
+PYSIG_ZERO_COPY = "pysig_zero_copy"
+TFLITE_SIGNATURE_RUNNER = "tflite_signature_runner"
+TFLITE_INDEX_API = "tflite_index_api"
+FLOOR = "floor"
+
+LABELS = {
+    PYSIG_CALL: "pysig runner(**inputs)",
+    PYSIG_ZERO_COPY: "pysig zero-copy invoke()",
+    TFLITE_SIGNATURE_RUNNER: "tflite_runtime SignatureRunner",
+    TFLITE_INDEX_API: "tflite_runtime index API",
+    FLOOR: "floor: C++ Invoke() loop",
+}
+
+
+class Method(NamedTuple):
+    name: str
+    measure: Measure
+
+
+class Skipped(NamedTuple):
+    name: str
+    reason: str
+
+
+_LOOP_TEMPLATE = """
+def loop(_count, _out, _clock, {parameters}):
+    _start = _clock()
+    for _i in range(_count):
+        {statement}
+        _now = _clock()
+        _out[_i] = _now - _start
+        _start = _now
+"""
+
+
+def timed_loop(statement: str, names: Mapping[str, Any]) -> Measure:
+    """A function timing ``statement`` (which uses ``names``) once per iteration."""
+    source = _LOOP_TEMPLATE.format(parameters=", ".join(names), statement=statement)
+    scope: dict[str, Any] = {}
+    # Code generated from our own fixed template and statements, as timeit does.
+    exec(compile(source, f"<pysig bench: {statement}>", "exec"), scope)  # noqa: S102
+    loop = scope["loop"]
+    bound = dict(names)
+
+    def measure(count: int) -> array[int]:
+        durations = array("q", bytes(8 * count))
+        loop(count, durations, time.perf_counter_ns, **bound)
+        return durations
+
+    return measure
+
+
+def timing_overhead_ns(calls: int = 10_000) -> float:
+    """Median time per iteration of the timing loop itself, with an empty statement."""
+    return float(np.median(np.frombuffer(timed_loop("pass", {})(calls), dtype=np.int64)))
+
+
+def pysig_methods(
+    runner: SignatureRunner, inputs: Mapping[str, NDArray[Any]], modes: Sequence[str]
+) -> list[Method]:
+    """pysig's dict call and/or zero-copy invoke, and the C++ floor when asked for."""
+    methods = []
+    # One call writes every input (strings too, which have no view) into the tensors;
+    # the zero-copy invoke then runs on them, as a caller filling `runner.inputs` would.
+    runner(**inputs)
+    if "call" in modes:
+        names = {"runner": runner, "inputs": dict(inputs)}
+        methods.append(Method(PYSIG_CALL, timed_loop("runner(**inputs)", names)))
+    if "zero-copy" in modes:
+        methods.append(Method(PYSIG_ZERO_COPY, timed_loop("runner.invoke()", {"runner": runner})))
+    return methods
+
+
+def floor_method(runner: SignatureRunner) -> Method:
+    def measure(count: int) -> array[int]:
+        return array("q", runner._time_invokes(count))
+
+    return Method(FLOOR, measure)
+
+
+def tflite_methods(
+    model_path: str,
+    runner: SignatureRunner,
+    inputs: Mapping[str, NDArray[Any]],
+    num_threads: int | None,
+) -> tuple[list[Method], list[Skipped]]:
+    """tflite_runtime's SignatureRunner and index API, each on an interpreter of its own:
+    once a SignatureRunner exists, tflite_runtime refuses ``invoke()`` on its interpreter."""
+    subgraph = runner.subgraph_index
+    input_indices = {name: int(d["index"]) for name, d in runner.get_input_details().items()}
+    output_indices = [int(d["index"]) for d in runner.get_output_details().values()]
+
+    def interpreter() -> TfliteInterpreter:
+        return _tflite_interpreter(model_path, num_threads, subgraph, inputs, input_indices)
+
+    methods: list[Method] = []
+    skipped: list[Skipped] = []
+    with_runner = interpreter()
+    if runner.signature_key in with_runner.get_signature_list():
+        names = {
+            "signature_runner": with_runner.get_signature_runner(runner.signature_key),
+            "inputs": dict(inputs),
+        }
+        measure = timed_loop("signature_runner(**inputs)", names)
+        _add_checked(methods, skipped, TFLITE_SIGNATURE_RUNNER, measure)
+    else:
+        reason = "the model has no SignatureDefs, so tflite_runtime has no SignatureRunner for it"
+        skipped.append(Skipped(TFLITE_SIGNATURE_RUNNER, reason))
+    statement, names = _index_api_statement(
+        interpreter(), inputs, input_indices, output_indices, subgraph
+    )
+    _add_checked(methods, skipped, TFLITE_INDEX_API, timed_loop(statement, names))
+    return methods, skipped
+
+
+def _tflite_interpreter(
+    model_path: str,
+    num_threads: int | None,
+    subgraph_index: int,
+    inputs: Mapping[str, NDArray[Any]],
+    input_indices: Mapping[str, int],
+) -> TfliteInterpreter:
+    """A tflite_runtime interpreter set up as its users do (``allocate_tensors()`` first),
+    with the signature's inputs sized for ``inputs``."""
+    tflite = TfliteInterpreter(model_path=model_path, num_threads=num_threads)
+    tflite.allocate_tensors()
+    for name, value in inputs.items():
+        shape = np.array(value.shape, dtype=np.int32)
+        tflite._interpreter.ResizeInputTensor(input_indices[name], shape, False, subgraph_index)
+    tflite._interpreter.AllocateTensors(subgraph_index)
+    return tflite
+
+
+def _add_checked(
+    methods: list[Method], skipped: list[Skipped], name: str, measure: Measure
+) -> None:
+    """Keep a method whose first call works; a runtime failure becomes a skip note."""
+    try:
+        measure(1)
+    except (ValueError, RuntimeError) as error:
+        skipped.append(Skipped(name, f"tflite_runtime failed: {error}"))
+    else:
+        methods.append(Method(name, measure))
+
+
+def _index_api_statement(
+    tflite: TfliteInterpreter,
+    inputs: Mapping[str, NDArray[Any]],
+    input_indices: Mapping[str, int],
+    output_indices: Sequence[int],
+    subgraph_index: int,
+) -> tuple[str, dict[str, Any]]:
+    """The code a user writes with tensor indices: set every input, invoke, get every output.
+
+    The public ``set_tensor``/``invoke`` work on subgraph 0 only; a signature on another
+    subgraph goes through the wrapper's subgraph-aware calls, as tflite_runtime's own
+    SignatureRunner does.
+    """
+    # On subgraph 0 the wrapper must not be referenced: tflite_runtime's invoke() refuses to
+    # run while anything but the interpreter holds it.
+    names: dict[str, Any] = {"interp": tflite}
+    if subgraph_index != 0:
+        names["wrapper"] = tflite._interpreter
+    steps = []
+    for position, (name, value) in enumerate(inputs.items()):
+        names[f"x{position}"] = value
+        index = input_indices[name]
+        steps.append(
+            f"interp.set_tensor({index}, x{position})"
+            if subgraph_index == 0
+            else f"wrapper.SetTensor({index}, x{position}, {subgraph_index})"
+        )
+    steps.append("interp.invoke()" if subgraph_index == 0 else f"wrapper.Invoke({subgraph_index})")
+    subgraph_argument = "" if subgraph_index == 0 else f", {subgraph_index}"
+    steps.extend(f"interp.get_tensor({index}{subgraph_argument})" for index in output_indices)
+    return "; ".join(steps), names
