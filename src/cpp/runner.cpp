@@ -99,6 +99,19 @@ py::object new_array(const Slot& slot, const TensorRecord& tensor) {
   return py::reinterpret_steal<py::object>(array);
 }
 
+// Large copies run without the GIL, so that other threads (a pool's other
+// interpreters) keep working meanwhile; both buffers are held by references the
+// caller owns. Small ones keep it: releasing costs more than copying.
+void copy_bytes(void* target, const void* source, size_t nbytes) {
+  constexpr size_t kReleaseGilAbove = 256 * 1024;
+  if (nbytes > kReleaseGilAbove) {
+    py::gil_scoped_release no_gil;
+    std::memcpy(target, source, nbytes);
+  } else if (nbytes > 0) {
+    std::memcpy(target, source, nbytes);
+  }
+}
+
 size_t physical_memory() {
   static const size_t bytes = static_cast<size_t>(sysconf(_SC_PHYS_PAGES)) *
                               static_cast<size_t>(sysconf(_SC_PAGESIZE));
@@ -281,7 +294,7 @@ void Runner::write_input(const Slot& slot, const py::object& array) {
     fail("PysigError", "input '" + slot.name + "' holds " + std::to_string(target->bytes) +
                            " bytes, the array " + std::to_string(nbytes));
   }
-  if (nbytes > 0) std::memcpy(target->data, source.data, nbytes);
+  copy_bytes(target->data, source.data, nbytes);
 }
 
 void Runner::invoke_locked() {
@@ -374,7 +387,7 @@ py::object Runner::read_output(const Slot& slot, const py::handle& target) {
     fail("PysigError", "output '" + slot.name + "' holds " + std::to_string(source.bytes) +
                            " bytes, its shape " + std::to_string(nbytes));
   }
-  if (nbytes > 0) std::memcpy(array.data, source.data, nbytes);
+  copy_bytes(array.data, source.data, nbytes);
   return result;
 }
 
