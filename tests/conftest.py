@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+# First, as in a program that uses only pysig: it loads tflite_runtime's library
+# without the flush-to-zero mode that library sets on aarch64 (see
+# test_float_environment.py), so floats behave the same on every platform here.
+import pysig  # isort: skip
+
 from typing import Any, Callable
 
 import numpy as np
 import pytest
 from _support import model_path
-
-import pysig
 
 
 @pytest.fixture

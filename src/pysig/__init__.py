@@ -9,10 +9,13 @@ array([[2., 3., 4., 5.]], dtype=float32)
 
 from __future__ import annotations
 
-# tflite_runtime's library must be loaded before the extension that links to it.
-import tflite_runtime.interpreter  # noqa: F401  isort: skip
+from . import _float_environment  # isort: skip
 
-from . import _pysig  # noqa: F401  isort: skip
+with _float_environment.preserved():
+    # tflite_runtime's library must be loaded before the extension that links to it.
+    import tflite_runtime.interpreter  # noqa: F401  isort: skip
+
+    from . import _pysig  # noqa: F401  isort: skip
 from ._abi_check import verify_runtime_layout
 from ._resources import DEMO_MODEL_PATH
 from ._version import __version__
