@@ -371,16 +371,20 @@ def test_timeout_cancels_a_long_call(slow_input: np.ndarray[Any, Any]) -> None:
     assert_bitwise_equal(runner(x=slow_input), expected)
 
 
-def test_timed_calls_that_finish_leave_later_calls_alone() -> None:
+def test_short_timers_never_cancel_the_calls_that_follow() -> None:
     interp = pysig.Interpreter(pysig.DEMO_MODEL_PATH, op_resolver=REFERENCE_KERNELS)
     add = interp.get_signature_runner("add")
     ones = np.ones((1, 4), np.float32)
-    # Timers this short often expire just as their call returns: none may
-    # cancel the untimed calls that follow.
+    # Timers this short often expire just as their call returns (on a slow or
+    # emulated machine, before): whichever way a timed call ends, its timer
+    # must not cancel the untimed call that follows.
     for _ in range(300):
-        np.testing.assert_array_equal(
-            add.run({"x": ones, "y": ones}, timeout=1e-4)["sum"], 2 * ones
-        )
+        try:
+            timed = add.run({"x": ones, "y": ones}, timeout=1e-4)
+        except pysig.InvokeCancelledError:
+            pass
+        else:
+            np.testing.assert_array_equal(timed["sum"], 2 * ones)
         np.testing.assert_array_equal(add(x=ones, y=ones)["sum"], 2 * ones)
 
 

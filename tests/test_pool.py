@@ -122,7 +122,6 @@ def hammer(pool: Pool, cases: list[Case], calls: int) -> None:
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="reads RSS from /proc")
-@pytest.mark.timeout(120)
 @pytest.mark.parametrize("model", list(STRESS_MODELS))
 def test_stress_every_result_matches_tflite_runtime(model: str) -> None:
     path = path_of(model)
@@ -193,7 +192,6 @@ def test_outputs_are_owned_copies() -> None:
         assert first.flags.writeable
 
 
-@pytest.mark.timeout(120)
 def test_an_error_reaches_its_caller_only() -> None:
     cases = reference_cases(pysig.DEMO_MODEL_PATH, demo_inputs, 50)
     bad_calls: list[tuple[dict[str, Any], type[Exception]]] = [
@@ -254,7 +252,6 @@ def assert_closed(pool: Pool) -> None:
     pool.close()  # again: nothing left to do
 
 
-@pytest.mark.timeout(60)
 def test_close_finishes_accepted_work() -> None:
     x = slow_input()
     tflite = TfliteInterpreter(
@@ -288,7 +285,6 @@ def test_close_finishes_accepted_work() -> None:
     assert_closed(pool)
 
 
-@pytest.mark.timeout(60)
 def test_close_cancelling_pending_work() -> None:
     pool = Pool(model_path("slow"), size=2, **SLOW_OPTIONS)
     futures = [pool.submit(x=slow_input()) for _ in range(6)]
@@ -320,7 +316,6 @@ def test_close_cancelling_pending_work() -> None:
     assert_closed(pool)
 
 
-@pytest.mark.timeout(60)
 def test_close_from_a_done_callback_does_not_hang() -> None:
     pool = Pool(pysig.DEMO_MODEL_PATH, size=2)
     closed = threading.Event()
@@ -359,7 +354,6 @@ def scaled(index: int) -> NDArray[np.float32]:
     return np.full((1 + index % 3, 4), index, np.float32) * np.float32(2.5) + np.float32(1)
 
 
-@pytest.mark.timeout(60)
 def test_map_ordered_streams_with_bounded_reads() -> None:
     inputs = CountingInputs()
     with Pool(pysig.DEMO_MODEL_PATH, size=2) as pool:
@@ -374,7 +368,6 @@ def test_map_ordered_streams_with_bounded_reads() -> None:
         np.testing.assert_array_equal(pool.run("scale", x=scaled(0))["y"], scaled(0) * 2.5 + 1)
 
 
-@pytest.mark.timeout(60)
 def test_map_unordered_yields_everything_once() -> None:
     inputs = CountingInputs(limit=400)
     with Pool(pysig.DEMO_MODEL_PATH, size=3) as pool:
@@ -386,7 +379,6 @@ def test_map_unordered_yields_everything_once() -> None:
         assert sorted(seen) == list(range(400))
 
 
-@pytest.mark.timeout(60)
 def test_map_raises_the_failed_call() -> None:
     good = {"x": np.ones((2, 4), np.float32)}
     with Pool(pysig.DEMO_MODEL_PATH, size=2) as pool:
@@ -397,7 +389,6 @@ def test_map_raises_the_failed_call() -> None:
         assert pool.run("scale", **good)["y"].shape == (2, 4)
 
 
-@pytest.mark.timeout(60)
 def test_run_async() -> None:
     cases = reference_cases(pysig.DEMO_MODEL_PATH, demo_inputs, 200)
 

@@ -7,7 +7,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 import numpy as np
-import pytest
 
 import pysig
 
@@ -15,7 +14,6 @@ THREADS = 8
 CALLS = 300
 
 
-@pytest.mark.timeout(120)
 def test_shared_variable_has_every_increment(open_model: Callable[..., pysig.Interpreter]) -> None:
     interp = open_model("counter")
     increment = interp.get_signature_runner("increment")
@@ -41,7 +39,6 @@ def test_shared_variable_has_every_increment(open_model: Callable[..., pysig.Int
     assert int(read()["count"]) == 0
 
 
-@pytest.mark.timeout(120)
 def test_threads_mixing_calls_views_and_resizes(demo: pysig.Interpreter) -> None:
     scale = demo.get_signature_runner("scale")
     add = demo.get_signature_runner("add")
@@ -68,7 +65,6 @@ def test_threads_mixing_calls_views_and_resizes(demo: pysig.Interpreter) -> None
     assert not errors, errors[0]
 
 
-@pytest.mark.timeout(120)
 def test_separate_interpreters_run_in_parallel_safely() -> None:
     interps = [pysig.Interpreter(pysig.DEMO_MODEL_PATH) for _ in range(4)]
 

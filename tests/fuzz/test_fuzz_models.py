@@ -6,6 +6,7 @@ scripts/fuzz_long.py runs the long campaign and compares with tflite_runtime.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -14,7 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fuzz_campaign import run_campaign
 from fuzz_corpus import KINDS, build, case_kind, case_model, corpus, model_paths
 
-SHORT_CAMPAIGN = 3000
+# Emulated runs (scripts/arm64/run.sh) are ~50 times slower and set a smaller campaign.
+SHORT_CAMPAIGN = int(os.environ.get("PYSIG_FUZZ_CASES", "3000"))
 SEED = 99
 
 
@@ -45,7 +47,10 @@ def test_the_campaign_counts_and_attributes_tflite_runtime_crashes() -> None:
     cases = corpus(12, SEED)
     tflite = run_campaign("tflite", cases, batch_size=6)
     assert tflite.crashes, tflite.report()
-    assert all(crash.case is not None for crash in tflite.crashes), tflite.report()
+    # Heap damage left by earlier cases of a batch can crash a later one and then
+    # not reproduce alone: the harness counts that crash unattributed rather than
+    # blame the wrong case, so only some crashes need a culprit.
+    assert any(crash.case is not None for crash in tflite.crashes), tflite.report()
     assert len(tflite.by_case) == len(cases)
     pysig = run_campaign("pysig", cases, batch_size=6)
     assert not pysig.crashes, pysig.report()
