@@ -36,10 +36,10 @@ assert subnormals_survive(), "after a pool"
 
 # FE_INVALID is 1 on both x86_64 and aarch64 glibc; an environment includes its flags.
 _RESTORES_A_CHANGED_ENVIRONMENT = """
-import ctypes, ctypes.util
+import ctypes
 from pysig import _float_environment
 
-libm = ctypes.CDLL(ctypes.util.find_library("m"))
+libm = ctypes.CDLL(_float_environment._LIBM)
 FE_INVALID = 1
 libm.feclearexcept(FE_INVALID)
 with _float_environment.preserved():

@@ -9,7 +9,6 @@ library inside ``preserved()``, which puts the environment back as it found it.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -17,12 +16,14 @@ from typing import Iterator
 _FENV_BYTES = 256
 
 
+# glibc's soname, on every platform tflite-runtime has wheels for; ctypes.util.find_library
+# would cost a subprocess and 30 ms of every import.
+_LIBM = "libm.so.6"
+
+
 def _libm() -> ctypes.CDLL | None:
-    name = ctypes.util.find_library("m")
-    if name is None:
-        return None
     try:
-        libm = ctypes.CDLL(name)
+        libm = ctypes.CDLL(_LIBM)
         libm.fegetenv, libm.fesetenv  # noqa: B018  both must exist
     except (OSError, AttributeError):
         return None
