@@ -187,6 +187,9 @@ copy_tree() {
     ) |
     tar -C "$REPO" --null -T - -cf - | tar -C "$dest" -xf -
   chown -R "$PI_UID:$PI_UID" "$dest"
+  echo "git $(repo_git rev-parse --short HEAD) plus $(repo_git --no-optional-locks status \
+    --porcelain | wc -l) changed or untracked paths (the working tree was copied as" \
+    "\`git ls-files -co --exclude-standard\` lists it)" >"$LOGS/source.txt"
   note "copied $(find "$dest" -type f | wc -l) files"
 }
 

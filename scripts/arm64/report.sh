@@ -105,11 +105,9 @@ cpu_model() {
   sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1
 }
 
+# What copy_tree recorded when it copied the tree: HEAD may have moved on since.
 source_description() {
-  local changed
-  changed=$(repo_git --no-optional-locks status --porcelain | wc -l)
-  echo "git $(repo_git rev-parse --short HEAD) plus $changed changed or untracked paths" \
-    "(the working tree was copied as \`git ls-files -co --exclude-standard\` lists it)"
+  if [ -f "$LOGS/source.txt" ]; then cat "$LOGS/source.txt"; else echo "not copied"; fi
 }
 
 static_assert_count() {
