@@ -19,6 +19,9 @@ Writes:
   int64 resource variable ``count``.
 - <out-dir>/dynamic.tflite: ``reduce`` (x[None, None] -> total, row_sums) and
   ``positives`` (x[None] -> values, whose length depends on the data).
+- <out-dir>/arg_reduce.tflite: ``over_dynamic_axis`` (x[1, None] -> index =
+  argmax over the dynamic axis) and ``over_fixed_axis`` (x[None, 3] -> index =
+  argmin over the fixed axis), for pysig's refusal of empty ARG_MAX/ARG_MIN axes.
 - <out-dir>/quant_int8.tflite, quant_uint8.tflite: a fully integer-quantized
   Dense(4) + relu with int8 / uint8 input and output (``serving_default``).
 - <out-dir>/types.tflite: one signature per dtype family: ``logical`` (bool),
@@ -219,6 +222,26 @@ class Dynamic(tf.Module):
 def make_dynamic() -> bytes:
     module = Dynamic()
     return convert_functions(module, module.reduce, module.positives)
+
+
+# ------------------------------------------------------------------- arg_reduce
+
+
+class ArgReduce(tf.Module):
+    # The reduced axis is dynamic: resizing it to 0 would crash the runtime's ARG_MAX.
+    @tf.function(input_signature=[spec([1, None], tf.float32, "x")])
+    def over_dynamic_axis(self, x: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {"index": tf.argmax(x, axis=1, output_type=tf.int32)}
+
+    # An empty batch leaves the reduced axis whole: ARG_MIN runs fine on it.
+    @tf.function(input_signature=[spec([None, 3], tf.float32, "x")])
+    def over_fixed_axis(self, x: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {"index": tf.argmin(x, axis=1, output_type=tf.int32)}
+
+
+def make_arg_reduce() -> bytes:
+    module = ArgReduce()
+    return convert_functions(module, module.over_dynamic_axis, module.over_fixed_axis)
 
 
 # ------------------------------------------------------------------- quantized
@@ -468,6 +491,7 @@ TEST_MODELS: dict[str, Callable[[], bytes]] = {
     "zero_input": make_zero_input,
     "counter": make_counter,
     "dynamic": make_dynamic,
+    "arg_reduce": make_arg_reduce,
     "quant_int8": lambda: make_quantized(tf.int8),
     "quant_uint8": lambda: make_quantized(tf.uint8),
     "types": make_types,

@@ -55,6 +55,7 @@ def _both(
 
 
 DEMO = pysig.DEMO_MODEL_PATH
+ARG_REDUCE = str(model_path("arg_reduce"))
 FLOAT_ROW = hnp.arrays(np.float32, (1, 4), elements=st.floats(-1e6, 1e6, width=32))
 
 
@@ -231,7 +232,44 @@ except pysig.InputShapeError as error:
 """,
         "dimension 1 is fixed at 8",
     ),
+    # The reduced axis is dynamic in the model, so only the graph tells that 0 is fatal.
+    "empty dynamic ARG_MAX axis, call": (
+        f"""
+import numpy as np, pysig
+runner = pysig.Interpreter({ARG_REDUCE!r}).get_signature_runner("over_dynamic_axis")
+for _ in range(2):
+    try:
+        runner(x=np.zeros((1, 0), np.float32))
+    except pysig.InputShapeError as error:
+        print(error)
+print(runner(x=np.array([[1, 5, 2]], np.float32))["index"])
+""",
+        "give an ARG_MAX/ARG_MIN operator an empty axis (its input becomes (1, 0))",
+    ),
+    "empty dynamic ARG_MAX axis, views": (
+        f"""
+import pysig
+runner = pysig.Interpreter({ARG_REDUCE!r}).get_signature_runner("over_dynamic_axis")
+runner.resize_input("x", [1, 0])
+for attempt in (runner.allocate, runner.invoke, lambda: runner.outputs["index"]):
+    try:
+        attempt()
+    except pysig.InputShapeError as error:
+        print("refused:", "an empty axis" in str(error))
+""",
+        "refused: True\n" * 3,
+    ),
 }
+
+
+def test_an_empty_batch_reaching_arg_min_still_runs() -> None:
+    # Only an empty reduced axis is refused: ARG_MIN over a whole axis of no rows is fine.
+    _both(
+        ARG_REDUCE,
+        "over_fixed_axis",
+        {"x": np.zeros((0, 3), np.float32)},
+        {"x": np.zeros((0, 3), np.float32)},
+    )
 
 
 @pytest.mark.parametrize("case", sorted(_IN_CHILD))

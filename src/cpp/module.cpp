@@ -145,9 +145,11 @@ PYBIND11_MODULE(_pysig, m) {
   py::class_<Runner> runner_class(m, "Runner");
   runner_class
       .def(py::init<std::shared_ptr<Session>, const std::string&, const std::string&, int,
-                    const pysig::NamedIndices&, const pysig::NamedIndices&, py::object>(),
+                    const pysig::NamedIndices&, const pysig::NamedIndices&, py::object,
+                    const pysig::ArgReductions&>(),
            py::arg("session"), py::arg("signature_key"), py::arg("label"),
-           py::arg("subgraph_index"), py::arg("inputs"), py::arg("outputs"), py::arg("coerce"))
+           py::arg("subgraph_index"), py::arg("inputs"), py::arg("outputs"), py::arg("coerce"),
+           py::arg("arg_reductions"))
       .def("_run", &Runner::run, py::arg("inputs"), py::arg("out") = py::none())
       .def("_resize_input", &Runner::resize_input, py::arg("name"), py::arg("shape"),
            py::arg("strict") = false)

@@ -14,6 +14,7 @@ namespace pysig {
 namespace py = pybind11;
 using py::detail::npy_api;
 using tflite::AllocationKind;
+using runtime::ElementType;
 using runtime::TensorRecord;
 
 namespace {
@@ -123,12 +124,14 @@ size_t physical_memory() {
 
 Runner::Runner(std::shared_ptr<Session> session, const std::string& signature_key,
                const std::string& label, int subgraph_index, const NamedIndices& inputs,
-               const NamedIndices& outputs, py::object coerce)
+               const NamedIndices& outputs, py::object coerce,
+               const ArgReductions& arg_reductions)
     : session_(std::move(session)),
       signature_key_(signature_key),
       label_(label),
       subgraph_index_(subgraph_index),
-      coerce_(std::move(coerce)) {
+      coerce_(std::move(coerce)),
+      arg_reductions_(arg_reductions) {
   session_->ensure_open();
   try {
     graph_ = runtime::resolve(session_->interpreter(),
@@ -139,6 +142,14 @@ Runner::Runner(std::shared_ptr<Session> session, const std::string& signature_ke
   }
   inputs_ = make_slots(inputs, graph_.subgraph);
   outputs_ = make_slots(outputs, graph_.subgraph);
+  const auto count = static_cast<int>(runtime::tensor_count(graph_.subgraph));
+  for (const auto& [data, axis] : arg_reductions_) {
+    if (data < 0 || data >= count || axis < -1 || axis >= count) {
+      raise("PysigError", "ARG_MAX/ARG_MIN tensor indices out of range");
+    }
+  }
+  // Shapes the model starts with get the same check as resized ones.
+  allocation_pending_ = !empty_reduction().empty();
 }
 
 void Runner::fail(const char* error_class, const std::string& what) const {
@@ -176,15 +187,51 @@ void Runner::allocate_if_needed() {
   session_->ensure_no_views("allocate tensors");
   const auto status = runtime::allocate(graph_);
   if (status == runtime::kStatusOutOfMemory) session_->abandon();
-  if (status != tflite::kStatusOk) {
-    std::string shapes;
+  const auto shapes = [this] {
+    std::string text;
     for (const auto& slot : inputs_) {
-      shapes += (shapes.empty() ? "" : ", ") + slot.name + "=" + shape_text(shape_of(*tensor(slot)));
+      text += (text.empty() ? "" : ", ") + slot.name + "=" + shape_text(shape_of(*tensor(slot)));
     }
-    fail("InputShapeError", "the runtime cannot run these input shapes (" + shapes +
+    return text;
+  };
+  if (status != tflite::kStatusOk) {
+    fail("InputShapeError", "the runtime cannot run these input shapes (" + shapes() +
                                 "): " + session_->take_error_text());
   }
+  // Left pending, so that no invocation runs until the inputs are resized again.
+  const std::string empty = empty_reduction();
+  if (!empty.empty()) fail("InputShapeError", "these input shapes (" + shapes() + ") " + empty);
   allocation_pending_ = false;
+}
+
+std::string Runner::empty_reduction() const {
+  // tflite-runtime 2.14's ARG_MAX and ARG_MIN read past the end of an empty reduced
+  // axis. Their data tensors' shapes are known once tensors are allocated (unless
+  // the runtime sizes them while running); an empty batch elsewhere is fine.
+  for (const auto& [data_index, axis_index] : arg_reductions_) {
+    const auto dims = shape_of(*runtime::tensor_at(graph_.subgraph, data_index));
+    const auto rank = static_cast<int64_t>(dims.size());
+    int64_t axis = -1;  // unknown before running: any empty dimension counts
+    if (axis_index >= 0) {
+      const TensorRecord& record = *runtime::tensor_at(graph_.subgraph, axis_index);
+      if (record.data != nullptr && record.type == ElementType::kInt32 && record.bytes >= 4) {
+        axis = *static_cast<const int32_t*>(record.data);
+      } else if (record.data != nullptr && record.type == ElementType::kInt64 &&
+                 record.bytes >= 8) {
+        axis = *static_cast<const int64_t*>(record.data);
+      }
+      if (axis < 0) axis += rank;
+      if (axis < 0 || axis >= rank) axis = -1;
+    }
+    for (int64_t i = 0; i < rank; ++i) {
+      if (dims[i] == 0 && (axis == -1 || axis == i)) {
+        return "give an ARG_MAX/ARG_MIN operator an empty axis (its input becomes " +
+               shape_text(dims) + "), which tflite-runtime 2.14's kernel reads past; give "
+               "that dimension at least one element";
+      }
+    }
+  }
+  return "";
 }
 
 std::vector<int> Runner::checked_dims(const Slot& slot, const py::ssize_t* shape,

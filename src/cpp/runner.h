@@ -27,6 +27,9 @@ struct Slot {
 };
 
 using NamedIndices = std::vector<std::pair<std::string, int>>;
+// ARG_MAX / ARG_MIN operators of a subgraph as (data tensor, axis tensor) indices;
+// the axis is -1 when it is not a constant.
+using ArgReductions = std::vector<std::pair<int, int>>;
 
 // Registers the object that zero-copy views keep as their base.
 void register_view_guard(pybind11::module_& m);
@@ -38,7 +41,8 @@ class Runner {
   // other input into a C-contiguous array of exactly `dtype`, or raises.
   Runner(std::shared_ptr<Session> session, const std::string& signature_key,
          const std::string& label, int subgraph_index, const NamedIndices& inputs,
-         const NamedIndices& outputs, pybind11::object coerce);
+         const NamedIndices& outputs, pybind11::object coerce,
+         const ArgReductions& arg_reductions);
 
   // Copy in, invoke, copy out under one lock. `out` maps output names to arrays
   // to write into (or is None); outputs without one are returned as new arrays.
@@ -67,6 +71,8 @@ class Runner {
   bool sizes_tensors_while_running() const;
   // Allocates when a resize is pending; requires the lock.
   void allocate_if_needed();
+  // Why the current shapes would crash an ARG_MAX / ARG_MIN kernel, or "".
+  std::string empty_reduction() const;
   // The shape as the runtime's int32 dimensions; refuses shapes too big for memory.
   std::vector<int> checked_dims(const Slot& slot, const pybind11::ssize_t* shape,
                                 size_t rank) const;
@@ -88,6 +94,7 @@ class Runner {
   std::vector<Slot> inputs_;
   std::vector<Slot> outputs_;
   pybind11::object coerce_;
+  ArgReductions arg_reductions_;
   bool allocation_pending_ = false;
 };
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Sequence, Union
+from typing import Any, NamedTuple, Sequence, Union
 
 from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
 from tflite_runtime.interpreter import OpResolverType
 
 from ._verify import verify_model
+from ._verify_graph import ArgReductions
 from .errors import FlexOpError, ModelLoadError, ModelNotFoundError, UnsupportedOpError
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -32,8 +33,14 @@ _CUSTOM_OP = re.compile(r"unresolved custom op: (\S+?)\.?(?:\s|$)", re.IGNORECAS
 _FLEX_HINTS = ("Select TensorFlow op", "Flex")
 
 
-def read_model(model_path: PathLike | None, model_content: bytes | None) -> tuple[bytes, str]:
-    """Return the model's bytes and a short description of where they came from."""
+class Model(NamedTuple):
+    content: bytes
+    source: str  # a short description of where the bytes came from, for messages
+    arg_reductions: ArgReductions  # from the verifier
+
+
+def read_model(model_path: PathLike | None, model_content: bytes | None) -> Model:
+    """Read and verify a model given by path or by bytes."""
     if (model_path is None) == (model_content is None):
         raise TypeError("give exactly one of model_path and model_content")
     if model_content is not None:
@@ -56,8 +63,7 @@ def read_model(model_path: PathLike | None, model_content: bytes | None) -> tupl
             f"{source} is not a TensorFlow Lite model (it lacks the 'TFL3' flatbuffer identifier)"
         )
     # The runtime trusts the model: a damaged one can take the process down.
-    verify_model(content, source)
-    return content, source
+    return Model(content, source, verify_model(content, source))
 
 
 def build_interpreter(

@@ -30,6 +30,7 @@ class Runner:
         inputs: Sequence[tuple[str, int]],
         outputs: Sequence[tuple[str, int]],
         coerce: Callable[[Any, np.dtype[Any], str, str], np.ndarray[Any, Any]],
+        arg_reductions: Sequence[tuple[int, int]],
     ) -> None: ...
     def __call__(self, **inputs: Any) -> dict[str, np.ndarray[Any, Any]]: ...
     def _run(

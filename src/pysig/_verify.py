@@ -17,7 +17,15 @@ from typing import Sequence
 
 from . import _verify_schema as schema
 from ._verify_flatbuffer import Buffer, FlatbufferError, Table, Vector
-from ._verify_graph import InvalidModel, OperatorInfo, SubgraphInfo, TensorInfo, check_graphs
+from ._verify_graph import (
+    ArgReductions,
+    InvalidModel,
+    OperatorInfo,
+    SubgraphInfo,
+    TensorInfo,
+    arg_reductions,
+    check_graphs,
+)
 from .errors import ModelLoadError
 
 # A tensor larger than this (2 GiB) is refused rather than allocated.
@@ -28,10 +36,13 @@ _EXTERNAL_OFFSET_MIN = 2
 OPTIONAL_TENSOR = -1
 
 
-def verify_model(content: bytes, source: str) -> None:
-    """Raise ModelLoadError naming ``source`` unless ``content`` is a sound TFLite model."""
+def verify_model(content: bytes, source: str) -> ArgReductions:
+    """Raise ModelLoadError naming ``source`` unless ``content`` is a sound TFLite model.
+
+    Returns each subgraph's ARG_MAX / ARG_MIN operators, for the runners' shape check.
+    """
     try:
-        _ModelVerifier(content).verify()
+        return _ModelVerifier(content).verify()
     except (FlatbufferError, InvalidModel) as error:
         raise ModelLoadError(f"{source} is not a valid TensorFlow Lite model: {error}") from None
 
@@ -43,7 +54,7 @@ class _ModelVerifier:
         self.buffer_sizes: list[int | None] = []  # bytes of constant data, None: none
         self.buffer_data: list[Vector | None] = []  # the data when inside the flatbuffer
 
-    def verify(self) -> None:
+    def verify(self) -> ArgReductions:
         if self.buffer.size < 8:
             raise InvalidModel(f"{self.buffer.size} bytes is too short for a flatbuffer")
         model = self.buffer.root("model")
@@ -64,6 +75,7 @@ class _ModelVerifier:
         check_graphs(infos)
         self._metadata(model)
         self._signatures(model, [len(info.tensors) for info in infos])
+        return arg_reductions(infos)
 
     def _required(self, table: Table, slot: int, element_size: int, name: str) -> Vector:
         vector = table.vector(slot, element_size, name.rsplit(".", 1)[-1])

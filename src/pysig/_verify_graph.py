@@ -8,7 +8,7 @@ A damaged model breaks these and crashes the runtime, so they are checked.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from typing import List, NamedTuple, Sequence, Tuple
 
 VAR_HANDLE, READ_VARIABLE, ASSIGN_VARIABLE = 142, 143, 144
 # The runtime's ARG_MAX and ARG_MIN read past an empty input.
@@ -44,6 +44,25 @@ class SubgraphInfo(NamedTuple):
     tensors: Sequence[TensorInfo]
     inputs: tuple[int, ...]
     operators: Sequence[OperatorInfo]
+
+
+# Per subgraph, its ARG_MAX / ARG_MIN operators as (data tensor, axis tensor), the
+# axis -1 when it is not a constant: the runner refuses shapes that empty their axis.
+ArgReductions = List[Tuple[Tuple[int, int], ...]]
+
+
+def arg_reductions(subgraphs: Sequence[SubgraphInfo]) -> ArgReductions:
+    def axis(op: OperatorInfo, tensors: Sequence[TensorInfo]) -> int:
+        return op.inputs[1] if len(op.inputs) > 1 and tensors[op.inputs[1]].constant else -1
+
+    return [
+        tuple(
+            (op.inputs[0], axis(op, subgraph.tensors))
+            for op in subgraph.operators
+            if op.code in EMPTY_INPUT_CRASHES and op.inputs and op.inputs[0] >= 0
+        )
+        for subgraph in subgraphs
+    ]
 
 
 def check_graphs(subgraphs: Sequence[SubgraphInfo]) -> None:

@@ -10,6 +10,7 @@ from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
 
 from . import _pysig
 from ._loading import build_interpreter, read_model, translate_load_error
+from ._verify_graph import ArgReductions
 from .errors import ClosedError, SignatureNotFoundError
 from .signature_runner import Signature, SignatureRunner, signatures_of
 
@@ -38,11 +39,15 @@ class Interpreter:
         delegates: Sequence[Any] | None = None,
         op_resolver: str = "auto",
     ) -> None:
-        content, source = read_model(model_path, model_content)
+        model = read_model(model_path, model_content)
         tflite = build_interpreter(
-            content, source, num_threads=num_threads, delegates=delegates, op_resolver=op_resolver
+            model.content,
+            model.source,
+            num_threads=num_threads,
+            delegates=delegates,
+            op_resolver=op_resolver,
         )
-        self._attach(tflite, source)
+        self._attach(tflite, model.source, model.arg_reductions)
 
     @classmethod
     def from_tflite(cls, interpreter: TfliteInterpreter) -> Interpreter:
@@ -57,11 +62,15 @@ class Interpreter:
                 f"expected a tflite_runtime Interpreter, got {type(interpreter).__name__}"
             )
         self = cls.__new__(cls)
-        self._attach(interpreter, "the tflite_runtime interpreter")
+        # Its model bytes are out of reach, so unverified: no ARG_MAX/ARG_MIN shape check.
+        self._attach(interpreter, "the tflite_runtime interpreter", [])
         return self
 
-    def _attach(self, tflite: TfliteInterpreter, source: str) -> None:
+    def _attach(
+        self, tflite: TfliteInterpreter, source: str, arg_reductions: ArgReductions
+    ) -> None:
         self._signatures: dict[str, Signature] = signatures_of(tflite, SYNTHESIZED_KEY)
+        self._arg_reductions = arg_reductions
         try:
             # Applies the default delegate (XNNPACK) to every subgraph, as users of
             # tflite_runtime get by calling allocate_tensors() first.
@@ -109,7 +118,10 @@ class Interpreter:
         with self._runners_lock:
             runner = self._runners.get(signature_key)
             if runner is None:
-                runner = self._runners[signature_key] = SignatureRunner(self._session, signature)
+                index = signature.subgraph_index
+                reductions = self._arg_reductions[index] if self._arg_reductions else ()
+                runner = SignatureRunner(self._session, signature, reductions)
+                self._runners[signature_key] = runner
         return runner
 
     def close(self) -> None:

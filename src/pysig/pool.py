@@ -69,7 +69,7 @@ class Pool:
             size = usable_cpus()
         if not isinstance(size, int) or isinstance(size, bool) or size < 1:
             raise ValueError(f"size must be a positive int or None, not {size!r}")
-        content, _ = read_model(model_path, model_content)
+        content = read_model(model_path, model_content).content
         self._interpreters: list[Interpreter] = []
         try:
             for _ in range(size):

@@ -95,7 +95,12 @@ class SignatureRunner(_pysig.Runner):
     work in place, without copies. ``__call__`` and ``invoke`` are implemented in C++.
     """
 
-    def __init__(self, session: Any, signature: Signature) -> None:
+    def __init__(
+        self,
+        session: Any,
+        signature: Signature,
+        arg_reductions: Sequence[tuple[int, int]] = (),
+    ) -> None:
         super().__init__(
             session,
             "" if signature.synthesized else signature.key,
@@ -104,6 +109,7 @@ class SignatureRunner(_pysig.Runner):
             list(signature.inputs.items()),
             list(signature.outputs.items()),
             coerce,
+            list(arg_reductions),
         )
         self._session = session
         self._signature = signature
