@@ -9,7 +9,7 @@ from typing import Any, Sequence
 from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
 
 from . import _pysig
-from ._loading import build_interpreter, read_model, translate_load_error
+from ._loading import Model, build_interpreter, read_model, translate_load_error
 from ._verify_graph import ArgReductions
 from .errors import ClosedError, SignatureNotFoundError
 from .signature_runner import Signature, SignatureRunner, signatures_of
@@ -39,7 +39,29 @@ class Interpreter:
         delegates: Sequence[Any] | None = None,
         op_resolver: str = "auto",
     ) -> None:
-        model = read_model(model_path, model_content)
+        self._load(read_model(model_path, model_content), num_threads, delegates, op_resolver)
+
+    @classmethod
+    def _from_model(
+        cls,
+        model: Model,
+        *,
+        num_threads: int | None = None,
+        delegates: Sequence[Any] | None = None,
+        op_resolver: str = "auto",
+    ) -> Interpreter:
+        """An interpreter over a model already read and verified (pysig.Pool's many)."""
+        self = cls.__new__(cls)
+        self._load(model, num_threads, delegates, op_resolver)
+        return self
+
+    def _load(
+        self,
+        model: Model,
+        num_threads: int | None,
+        delegates: Sequence[Any] | None,
+        op_resolver: str,
+    ) -> None:
         tflite = build_interpreter(
             model.content,
             model.source,

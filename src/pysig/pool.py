@@ -69,14 +69,13 @@ class Pool:
             size = usable_cpus()
         if not isinstance(size, int) or isinstance(size, bool) or size < 1:
             raise ValueError(f"size must be a positive int or None, not {size!r}")
-        content = read_model(model_path, model_content).content
+        # Read and verified once; every interpreter shares these bytes.
+        model = read_model(model_path, model_content)
         self._interpreters: list[Interpreter] = []
         try:
             for _ in range(size):
                 self._interpreters.append(
-                    Interpreter(
-                        model_content=content, num_threads=num_threads, **interpreter_options
-                    )
+                    Interpreter._from_model(model, num_threads=num_threads, **interpreter_options)
                 )
         except BaseException:
             for interpreter in self._interpreters:
