@@ -14,8 +14,6 @@ from typing import Iterator
 
 # Larger than fenv_t on every glibc platform (8 bytes on aarch64, 32 on x86_64).
 _FENV_BYTES = 256
-
-
 # glibc's soname, on every platform tflite-runtime has wheels for; ctypes.util.find_library
 # would cost a subprocess and 30 ms of every import.
 _LIBM = "libm.so.6"
@@ -37,11 +35,8 @@ def preserved() -> Iterator[None]:
     Where the C library offers no fegetenv/fesetenv, the block runs unguarded.
     """
     libm = _libm()
-    if libm is None:
-        yield
-        return
     saved = ctypes.create_string_buffer(_FENV_BYTES)
-    if libm.fegetenv(saved) != 0:
+    if libm is None or libm.fegetenv(saved) != 0:
         yield
         return
     try:

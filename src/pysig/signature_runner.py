@@ -99,7 +99,7 @@ class SignatureRunner(_pysig.Runner):
         self,
         session: Any,
         signature: Signature,
-        arg_reductions: Sequence[tuple[int, int]] = (),
+        arg_reductions: Sequence[tuple[int, int]],
     ) -> None:
         super().__init__(
             session,
