@@ -5,7 +5,7 @@ tflite_runtime's ``SignatureRunner.__call__``, in one run (the demo model's ``ad
 
 Targets (DESIGN.md section 4): the dict call at least 5x faster than tflite_runtime's
 SignatureRunner; the zero-copy ``invoke()`` within 0.6 us of ``Invoke()`` in a C++ loop.
-The harness is `pysig bench --compare`'s (src/pysig/_bench.py).
+The harness is `pysig bench --compare`'s (src/pysig/bench/core.py).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import sys
 from typing import Any, Mapping, NamedTuple, Sequence
 
 import pysig
-from pysig._bench import Benchmark, BenchOptions
-from pysig._bench_methods import FLOOR, PYSIG_CALL, PYSIG_ZERO_COPY, TFLITE_SIGNATURE_RUNNER
-from pysig._bench_report import format_table
+from pysig.bench.core import Benchmark, BenchOptions
+from pysig.bench.methods import FLOOR, PYSIG_CALL, PYSIG_ZERO_COPY, TFLITE_SIGNATURE_RUNNER
+from pysig.bench.report import format_table
 
 CALL_SPEEDUP_TARGET = 5.0
 ZERO_COPY_MARGIN_US = 0.6

@@ -34,7 +34,7 @@ from typing import Any, Callable, Iterator, NamedTuple, Sequence
 import numpy as np
 
 import pysig
-from pysig._bench_report import environment_markdown, format_rate, machine, versions
+from pysig.bench.report import environment_markdown, format_rate, machine, versions
 from pysig.pool import Pool, usable_cpus
 
 HERE = Path(__file__).resolve().parent

@@ -20,15 +20,15 @@ from typing import Any, Mapping, NamedTuple, Sequence
 
 from bench_call import Target, call_targets, median_us
 
-from pysig._bench_methods import (
+from pysig.bench.methods import (
     FLOOR,
     PYSIG_CALL,
     PYSIG_ZERO_COPY,
     TFLITE_INDEX_API,
     TFLITE_SIGNATURE_RUNNER,
 )
-from pysig._bench_plot import write_plot
-from pysig._bench_report import environment_markdown, format_markdown
+from pysig.bench.plot import write_plot
+from pysig.bench.report import environment_markdown, format_markdown
 
 HERE = Path(__file__).resolve().parent
 MODELS = HERE / ".models"

@@ -36,7 +36,7 @@ import gc
 import numpy as np
 
 import pysig
-from pysig._verify import verify_model  # noqa: F401  (verifier runs on every load)
+from pysig.model.verify import verify_model  # noqa: F401  (verifier runs on every load)
 
 DEMO = pysig.DEMO_MODEL_PATH
 

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 import pysig
-from pysig import _abi_check, _pysig
+from pysig import _pysig
+from pysig.runtime import tflite_abi_check as _abi_check
 
 
 def test_declarations_match_the_installed_runtime() -> None:

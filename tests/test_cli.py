@@ -360,7 +360,7 @@ def test_interrupt_cancels_a_long_invocation() -> None:
     timer = threading.Timer(0.3, signal.pthread_kill, (main_thread, signal.SIGINT))
     timer.start()
     with pytest.raises(KeyboardInterrupt):
-        cli._interruptible(work, cancel)
+        cli.common.interruptible(work, cancel)
     timer.join()
     assert len(outcome) == 1  # the worker has finished
     assert set(runner(x=x)) == {"y"}  # and the runner is still usable

@@ -63,7 +63,7 @@ void Session::cancel() {
 std::string Session::take_error_text() const {
   if (closed()) return "";
   static py::handle take =
-      py::object(py::module_::import("pysig._runtime_errors").attr("take_error_text")).release();
+      py::object(py::module_::import("pysig.runtime.tflite_errors").attr("take_error_text")).release();
   return take(owner_).cast<std::string>();
 }
 

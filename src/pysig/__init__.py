@@ -16,7 +16,6 @@ with _float_environment.preserved():
     import tflite_runtime.interpreter  # noqa: F401  isort: skip
 
     from . import _pysig  # noqa: F401  isort: skip
-from ._abi_check import verify_runtime_layout
 from ._resources import DEMO_MODEL_PATH
 from ._version import __version__
 from .errors import (
@@ -41,6 +40,7 @@ from .errors import (
 )
 from .interpreter import Interpreter
 from .pool import Pool
+from .runtime.tflite_abi_check import verify_runtime_layout
 from .signature_runner import SignatureRunner
 
 verify_runtime_layout()

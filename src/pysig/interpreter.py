@@ -9,9 +9,10 @@ from typing import Any, Sequence
 from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
 
 from . import _pysig
-from ._loading import Model, build_interpreter, read_model, translate_load_error
-from ._verify_graph import ArgReductions
 from .errors import ClosedError, SignatureNotFoundError
+from .model import Model, read_model
+from .model.graph import ArgReductions
+from .runtime.tflite import build_interpreter, translate_load_error
 from .signature_runner import Signature, SignatureRunner, signatures_of
 
 SYNTHESIZED_KEY = "serving_default"

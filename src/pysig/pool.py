@@ -13,9 +13,9 @@ from typing import Any, Dict, Generator, Iterable, Iterator, Mapping
 
 from numpy.typing import NDArray
 
-from ._loading import PathLike, read_model
 from .errors import ClosedError, InvokeCancelledError, SignatureNotFoundError
 from .interpreter import Interpreter
+from .model import PathLike, read_model
 from .signature_runner import SignatureRunner
 
 Outputs = Dict[str, NDArray[Any]]

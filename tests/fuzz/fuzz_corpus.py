@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from pysig._resources import DEMO_MODEL_PATH
-from pysig._verify_flatbuffer import Buffer, FlatbufferError
+from pysig.model.flatbuffer import Buffer, FlatbufferError
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 KINDS = ("truncate", "bitflip", "byteset", "splice")

@@ -21,7 +21,7 @@ import numpy as np
 from tflite_runtime.interpreter import Interpreter
 
 import pysig
-from pysig._loading import OP_RESOLVERS
+from pysig.runtime.tflite import OP_RESOLVERS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 

@@ -6,7 +6,7 @@ model pysig loads, from a path or from bytes, is checked here first: the
 flatbuffer's structure (every offset, vtable, vector and string lies inside
 the buffer) and the meaning of what the runtime dereferences (every index in
 range, shapes and types sane, constant data the size the runtime will assume;
-the graph-level rules are in _verify_graph.py). It reads the model's tables,
+the graph-level rules are in graph.py). It reads the model's tables,
 never walks constant data, and takes a few milliseconds for a MobileNet-sized
 model (about 3 ms for MobileNetV2 here).
 """
@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from . import _verify_schema as schema
-from ._verify_flatbuffer import Buffer, FlatbufferError, Table, Vector
-from ._verify_graph import (
+from ..errors import ModelLoadError
+from . import schema
+from .flatbuffer import Buffer, FlatbufferError, Table, Vector
+from .graph import (
     ArgReductions,
     InvalidModel,
     OperatorInfo,
@@ -26,7 +27,6 @@ from ._verify_graph import (
     arg_reductions,
     check_graphs,
 )
-from .errors import ModelLoadError
 
 # A tensor larger than this (2 GiB) is refused rather than allocated.
 MAX_TENSOR_BYTES = (1 << 31) - 1

@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
 
-from .signature_runner import SignatureRunner
+from ..signature_runner import SignatureRunner
 
 # Nanoseconds per call, for `count` calls.
 Measure = Callable[[int], "array[int]"]

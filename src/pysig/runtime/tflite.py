@@ -1,24 +1,15 @@
-"""Building a tflite_runtime interpreter from a path or bytes, with pysig's errors.
-
-Models are always handed to the runtime as bytes, and only after pysig's own
-verification (see _verify.py): the runtime crashes on damaged models, whether
-it maps the file itself or is given a buffer.
-"""
+"""The tflite runtime's Python glue: building a tflite_runtime interpreter from verified
+model bytes, and translating its load failures into pysig's errors."""
 
 from __future__ import annotations
 
-import os
 import re
-from typing import Any, NamedTuple, Sequence, Union
+from typing import Any, Sequence
 
 from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
 from tflite_runtime.interpreter import OpResolverType
 
-from ._verify import verify_model
-from ._verify_graph import ArgReductions
-from .errors import FlexOpError, ModelLoadError, ModelNotFoundError, UnsupportedOpError
-
-PathLike = Union[str, "os.PathLike[str]"]
+from ..errors import FlexOpError, ModelLoadError, UnsupportedOpError
 
 OP_RESOLVERS = {
     "auto": OpResolverType.AUTO,
@@ -27,43 +18,8 @@ OP_RESOLVERS = {
     "builtin_without_default_delegates": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
 }
 
-# A TensorFlow Lite flatbuffer carries this identifier at bytes 4..8.
-_FILE_IDENTIFIER = b"TFL3"
 _CUSTOM_OP = re.compile(r"unresolved custom op: (\S+?)\.?(?:\s|$)", re.IGNORECASE)
 _FLEX_HINTS = ("Select TensorFlow op", "Flex")
-
-
-class Model(NamedTuple):
-    content: bytes
-    source: str  # a short description of where the bytes came from, for messages
-    arg_reductions: ArgReductions  # from the verifier
-
-
-def read_model(model_path: PathLike | None, model_content: bytes | None) -> Model:
-    """Read and verify a model given by path or by bytes."""
-    if (model_path is None) == (model_content is None):
-        raise TypeError("give exactly one of model_path and model_content")
-    if model_content is not None:
-        if not isinstance(model_content, (bytes, bytearray, memoryview)):
-            raise TypeError(f"model_content must be bytes, not {type(model_content).__name__}")
-        content, source = bytes(model_content), "model_content"
-    else:
-        path = os.fspath(model_path)  # type: ignore[arg-type]
-        source = repr(path)
-        if not os.path.exists(path):
-            raise ModelNotFoundError(f"model file {source} does not exist")
-        if os.path.isdir(path):
-            raise ModelLoadError(f"model path {source} is a directory, not a .tflite file")
-        with open(path, "rb") as file:
-            content = file.read()
-    if not content:
-        raise ModelLoadError(f"{source} is empty: no TensorFlow Lite model in it")
-    if content[4:8] != _FILE_IDENTIFIER:
-        raise ModelLoadError(
-            f"{source} is not a TensorFlow Lite model (it lacks the 'TFL3' flatbuffer identifier)"
-        )
-    # The runtime trusts the model: a damaged one can take the process down.
-    return Model(content, source, verify_model(content, source))
 
 
 def build_interpreter(

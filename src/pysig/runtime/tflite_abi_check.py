@@ -16,10 +16,10 @@ import numpy as np
 from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
 from tflite_runtime.interpreter import OpResolverType
 
-from . import _pysig
-from ._convert import coerce
-from ._resources import demo_model_bytes
-from .errors import AbiMismatchError
+from .. import _pysig
+from .._convert import coerce
+from .._resources import demo_model_bytes
+from ..errors import AbiMismatchError
 
 
 def verify_runtime_layout() -> None:

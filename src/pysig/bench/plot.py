@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any, Mapping, Sequence
 
-from ._bench_report import format_time
+from .report import format_time
 
 PLOT_EXTRA_HINT = "pip install 'pysig[plot]'  (or: pip install matplotlib)"
 

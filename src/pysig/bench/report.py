@@ -9,7 +9,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import tflite_runtime
 
-from ._version import __version__
+from .._version import __version__
 
 _COLUMNS = (
     "method",

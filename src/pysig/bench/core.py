@@ -3,7 +3,7 @@
 Each method runs in rounds; every round runs each method in turn (the order rotates
 from round to round), so machine noise hits all methods alike. Calls are timed one by
 one, with the garbage collector paused as ``timeit`` does. The result is a plain dict
-(see `Benchmark.run`), written as is by ``--json`` and rendered by `_bench_report`.
+(see `Benchmark.run`), written as is by ``--json`` and rendered by `report`.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from . import _bench_report
-from ._bench_inputs import Shape, dtype_name, random_inputs, resolve_shapes
-from ._bench_methods import (
+from ..interpreter import Interpreter
+from . import report
+from .inputs import Shape, dtype_name, random_inputs, resolve_shapes
+from .methods import (
     FLOOR,
     LABELS,
     TFLITE_SIGNATURE_RUNNER,
@@ -31,7 +32,6 @@ from ._bench_methods import (
     tflite_methods,
     timing_overhead_ns,
 )
-from .interpreter import Interpreter
 
 SCHEMA = "pysig-bench/1"
 MODES = {"call": ("call",), "zero-copy": ("zero-copy",), "both": ("call", "zero-copy")}
@@ -177,8 +177,8 @@ class Benchmark:
             "schema": SCHEMA,
             "model": self._model_json(),
             "options": self.options.to_json(),
-            "machine": _bench_report.machine(),
-            "versions": _bench_report.versions(),
+            "machine": report.machine(),
+            "versions": report.versions(),
             "methods": stats,
             "skipped": [
                 {"name": s.name, "label": LABELS[s.name], "reason": s.reason} for s in self.skipped

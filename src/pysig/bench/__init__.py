@@ -1,0 +1,1 @@
+"""``pysig bench``: timing signature calls, side by side with the runtimes' own APIs."""

@@ -1,0 +1,156 @@
+"""``pysig bench``: time one signature call by call; ``--compare`` adds the runtime's own APIs."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import sys
+from typing import Any
+
+from ..bench import plot
+from ..bench.core import DEFAULT_DURATION, DEFAULT_WARMUP, MODES, Benchmark, BenchOptions
+from ..bench.inputs import BadArgument
+from ..bench.report import format_table
+from .common import (
+    add_command,
+    add_input_options,
+    checked_key,
+    interruptible,
+    load,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
+
+DEMO_BENCH_SIGNATURE = "add"
+
+
+def add_parser(commands: Any) -> None:
+    command = add_command(
+        commands,
+        "bench",
+        _bench,
+        help="time a signature; with --compare, side by side with tflite_runtime",
+        description="Time one signature call by call and print min, p50, p90, p99 and max "
+        "latency, throughput and the process's peak RSS. Inputs are random values of each "
+        "input's dtype and shape, as for 'pysig run'.",
+        epilog="Without --signature: the model's only signature; for the demo model, 'add'. "
+        "Methods: 'call' times runner(**inputs) (copies in and out); 'zero-copy' times "
+        "runner.invoke() on inputs already in the tensors, outputs read in place. --compare "
+        "adds tflite_runtime's SignatureRunner.__call__, its index API (set_tensor, invoke, "
+        "get_tensor) and the floor, Invoke() timed in a C++ loop; all methods run in "
+        "interleaved rounds in one process, and the table gives each one's median time over "
+        "the floor's and over tflite_runtime's SignatureRunner's. Times include the timing "
+        "loop itself (tens of nanoseconds); the garbage collector is paused while timing.",
+    )
+    command.add_argument(
+        "--signature", metavar="KEY", help="the signature to time (see below for the default)"
+    )
+    amount = command.add_mutually_exclusive_group()
+    amount.add_argument("--runs", type=positive_int, metavar="N", help="timed calls per method")
+    amount.add_argument(
+        "--duration",
+        type=positive_float,
+        metavar="S",
+        help=f"seconds of timed calls per method, at most 1e6 calls (default: {DEFAULT_DURATION:g})",
+    )
+    command.add_argument(
+        "--warmup",
+        type=non_negative_int,
+        default=DEFAULT_WARMUP,
+        metavar="N",
+        help=f"untimed calls per method first (default: {DEFAULT_WARMUP})",
+    )
+    command.add_argument(
+        "--mode",
+        choices=list(MODES),
+        default="both",
+        help="pysig call paths to time (default: both)",
+    )
+    command.add_argument(
+        "--compare", action="store_true", help="also time tflite_runtime and the C++ floor"
+    )
+    command.add_argument(
+        "--json",
+        metavar="FILE",
+        help="write every figure, the machine, versions and options as JSON to FILE "
+        "('-': to stdout, instead of the table)",
+    )
+    command.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="write a PNG of each method's latency distribution (needs matplotlib: "
+        "pip install 'pysig[plot]')",
+    )
+    add_input_options(command)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    if args.plot is not None:
+        plot.check_available()
+    interpreter, path = load(args)
+    keys = list(interpreter.get_signature_list())
+    if args.signature is not None:
+        key = checked_key(interpreter, args.signature)
+    elif args.model is None:
+        key = DEMO_BENCH_SIGNATURE
+    elif len(keys) == 1:
+        key = keys[0]
+    else:
+        raise BadArgument(
+            f"the model has {len(keys)} signatures: choose one with --signature "
+            f"({', '.join(map(repr, keys))})"
+        )
+    options = BenchOptions(
+        runs=args.runs,
+        duration=args.duration,
+        warmup=args.warmup,
+        num_threads=args.num_threads,
+        mode=args.mode,
+        compare=args.compare,
+        shapes=dict(args.shape or []),
+        seed=args.seed,
+    )
+    benchmark = Benchmark(interpreter, path, key, options)
+    bar = _ProgressBar() if args.json is None and sys.stdout.isatty() else None
+    try:
+        report = interruptible(functools.partial(benchmark.run, bar), benchmark.cancel)
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.json == "-":
+        print(json.dumps(report, indent=2))
+    else:
+        print(format_table(report))
+    if args.json not in (None, "-"):
+        with open(args.json, "w", encoding="utf-8") as file:
+            json.dump(report, file, indent=2)
+    if args.plot is not None:
+        title = f"{os.path.basename(path)}: signature {key!r}"
+        plot.write_plot(args.plot, [report], [title])
+    return 0
+
+
+class _ProgressBar:
+    """A one-line progress bar on stderr, redrawn in place."""
+
+    WIDTH = 30
+
+    def __init__(self) -> None:
+        self._shown = -1
+
+    def __call__(self, fraction: float) -> None:
+        filled = int(fraction * self.WIDTH)
+        if filled == self._shown:
+            return
+        self._shown = filled
+        bar = "#" * filled + "-" * (self.WIDTH - filled)
+        sys.stderr.write(f"\rbenchmarking [{bar}] {fraction:4.0%}")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self._shown >= 0:
+            sys.stderr.write("\r" + " " * (self.WIDTH + 20) + "\r")
+            sys.stderr.flush()
