@@ -35,6 +35,7 @@ from .errors import (
     OutputBufferError,
     PysigError,
     SignatureNotFoundError,
+    UnsupportedMethodError,
     UnsupportedOpError,
     UnsupportedTypeError,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "PysigError",
     "SignatureNotFoundError",
     "SignatureRunner",
+    "UnsupportedMethodError",
     "UnsupportedOpError",
     "UnsupportedTypeError",
     "__version__",

@@ -41,6 +41,11 @@ class UnsupportedTypeError(PysigError, TypeError):
     """A tensor's element type has no numpy equivalent (resource, variant, int4)."""
 
 
+class UnsupportedMethodError(PysigError, AttributeError):
+    """A tf.lite Interpreter method pysig deliberately does not offer; the message says
+    what to use instead."""
+
+
 class NameNotFoundError(PysigError, KeyError):
     """No signature, input or output has that name; the message lists the valid ones."""
 
