@@ -178,3 +178,14 @@ def test_inspect_model_takes_bytes_and_refuses_damaged_ones() -> None:
     assert listed(inspect_model(content)) == listed(inspect_model(pysig.DEMO_MODEL_PATH))
     with pytest.raises(pysig.ModelLoadError, match="not a valid TensorFlow Lite model"):
         inspect_model(content[: len(content) // 2])
+
+
+def test_empty_string_batch_after_a_string_call() -> None:
+    # The runtime drops a string tensor's shape signature once a string is written;
+    # the runner checks empty dimensions against the file's, which stays.
+    runner = pysig.Interpreter(model_path("types")).get_signature_runner("strings")
+    assert runner(s=[b"a", b"b"], i=[1, 0])["picked"].tolist() == [b"b", b"a"]
+    empty = runner(s=np.array([], dtype=object), i=np.array([], dtype=np.int32))
+    assert empty["picked"].shape == (0,)
+    assert runner.get_input_details()["s"]["shape_signature"].tolist() == [-1]
+    assert runner(s=[b"c"], i=[0])["picked"].tolist() == [b"c"]

@@ -59,8 +59,8 @@ class SignatureRunner(_pysig.Runner):
             "" if signature.synthesized else signature.key,
             signature.key,
             signature.subgraph_index,
-            [(name, spec.index) for name, spec in signature.inputs.items()],
-            [(name, spec.index) for name, spec in signature.outputs.items()],
+            [(n, t.index, list(t.shape_signature)) for n, t in signature.inputs.items()],
+            [(n, t.index, list(t.shape_signature)) for n, t in signature.outputs.items()],
             coerce,
             list(arg_reductions),
         )
