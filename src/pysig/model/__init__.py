@@ -1,6 +1,7 @@
 """The model file layer: reading, verifying and describing ``.tflite`` flatbuffers, with no
 runtime."""
 
+from .edit import SignatureEditor, TensorRef
 from .file import (
     SYNTHESIZED_KEY,
     MetadataEntry,
@@ -20,8 +21,10 @@ __all__ = [
     "ModelFile",
     "OperatorUse",
     "PathLike",
+    "SignatureEditor",
     "SignatureSpec",
     "SubgraphSpec",
+    "TensorRef",
     "TensorSpec",
     "inspect_model",
     "read_model",

@@ -283,7 +283,7 @@ class ModelFile:
     def _signatures(self) -> dict[str, SignatureSpec]:
         tables = _tables(self._model, schema.MODEL_SIGNATURE_DEFS)
         if not tables:
-            return {SYNTHESIZED_KEY: self._synthesized()}
+            return {SYNTHESIZED_KEY: self.synthesized_signature()}
         # As tflite_runtime reports them: keys in file order (the first of a repeated
         # key gives its subgraph, the last its names), names in byte order (a std::map).
         subgraphs: dict[str, int] = {}
@@ -305,7 +305,9 @@ class ModelFile:
             for key, subgraph in subgraphs.items()
         }
 
-    def _synthesized(self) -> SignatureSpec:
+    def synthesized_signature(self) -> SignatureSpec:
+        """The ``serving_default`` signature pysig gives the main subgraph of a model
+        without SignatureDefs (whether or not this one has some)."""
         main = self.subgraphs[0]
         tensors = self.tensors(0)
         inputs = unique_names([tensors[i].name for i in main.inputs], "input")

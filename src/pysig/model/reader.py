@@ -11,14 +11,12 @@ import os
 from typing import NamedTuple, Union
 
 from ..errors import ModelLoadError, ModelNotFoundError
+from . import schema
 from .file import ModelFile
 from .graph import ArgReductions
 from .verify import verify_model
 
 PathLike = Union[str, "os.PathLike[str]"]
-
-# A TensorFlow Lite flatbuffer carries this identifier at bytes 4..8.
-_FILE_IDENTIFIER = b"TFL3"
 
 
 class Model(NamedTuple):
@@ -52,7 +50,7 @@ def verified_model(content: bytes, source: str) -> Model:
     """Verify model bytes that came from ``source`` (a description, for messages)."""
     if not content:
         raise ModelLoadError(f"{source} is empty: no TensorFlow Lite model in it")
-    if content[4:8] != _FILE_IDENTIFIER:
+    if content[4:8] != schema.FILE_IDENTIFIER:
         raise ModelLoadError(
             f"{source} is not a TensorFlow Lite model (it lacks the 'TFL3' flatbuffer identifier)"
         )

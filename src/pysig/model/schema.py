@@ -7,6 +7,8 @@ from 0; a union field takes two slots, its type then its value.
 from __future__ import annotations
 
 SCHEMA_VERSION = 3
+# A TensorFlow Lite flatbuffer carries this identifier at bytes 4..8.
+FILE_IDENTIFIER = b"TFL3"
 
 # Model
 MODEL_VERSION, MODEL_OPERATOR_CODES, MODEL_SUBGRAPHS, MODEL_DESCRIPTION = range(4)
