@@ -31,6 +31,10 @@ Writes:
   ``int8_ops`` (int8 / uint8 in and out).
 - <out-dir>/no_signature.tflite: inputs a, b -> sum, product with the
   SignatureDefs removed and the tensors renamed to those short names.
+- <out-dir>/mediapipe_style.tflite: a small detector laid out as MediaPipe's
+  models are: no SignatureDefs, one image input ``input`` [1, 16, 16, 3], a Conv2D
+  stem, two outputs ``regressors`` [1, 64, 4] and ``classificators`` [1, 64, 1], and a
+  ``TFLITE_METADATA`` entry; for adding signatures to a model that has none.
 - <out-dir>/custom_op.tflite: a SIN whose opcode was rewritten to the custom op
   ``PysigTestOp``, which no resolver provides.
 - <out-dir>/keras_dense.tflite: the Keras example from TensorFlow's "Signatures
@@ -365,6 +369,51 @@ def make_no_signature() -> bytes:
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
+# --------------------------------------------------------------- mediapipe_style
+
+
+class Detector(tf.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        rng = np.random.default_rng(SEED + 7)
+        self.stem = tf.constant(rng.standard_normal((3, 3, 3, 8)).astype(np.float32) * 0.3)
+        self.boxes = tf.constant(rng.standard_normal((8, 4)).astype(np.float32) * 0.3)
+        self.scores = tf.constant(rng.standard_normal((8, 1)).astype(np.float32) * 0.3)
+
+    @tf.function(input_signature=[spec([1, 16, 16, 3], tf.float32, "input")])
+    def detect(self, image: tf.Tensor) -> dict[str, tf.Tensor]:
+        features = tf.nn.relu(tf.nn.conv2d(image, self.stem, strides=2, padding="SAME"))
+        cells = tf.reshape(features, [1, 64, 8])
+        return {
+            "regressors": tf.matmul(cells, self.boxes),
+            "classificators": tf.matmul(cells, self.scores),
+        }
+
+
+def make_mediapipe_style() -> bytes:
+    module = Detector()
+    model = read_model(convert_functions(module, module.detect))
+    (signature,) = model.signatureDefs
+    subgraph = model.subgraphs[signature.subgraphIndex]
+    # MediaPipe's files name their tensors plainly and carry no SignatureDefs.
+    index = {}
+    for tensor_map in list(signature.inputs) + list(signature.outputs):
+        subgraph.tensors[tensor_map.tensorIndex].name = tensor_map.name
+        index[tensor_map.name.decode()] = tensor_map.tensorIndex
+    subgraph.inputs = [index["input"]]
+    subgraph.outputs = [index["regressors"], index["classificators"]]
+    model.signatureDefs = []
+    # A metadata entry as MediaPipe's model maker adds (its content is opaque here).
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(b"pysig test metadata", dtype=np.uint8)
+    model.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name = b"TFLITE_METADATA"
+    entry.buffer = len(model.buffers) - 1
+    model.metadata.append(entry)
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
 # --------------------------------------------------------------------- custom_op
 
 
@@ -522,6 +571,7 @@ TEST_MODELS: dict[str, Callable[[], bytes]] = {
     "quant_uint8": lambda: make_quantized(tf.uint8),
     "types": make_types,
     "no_signature": make_no_signature,
+    "mediapipe_style": make_mediapipe_style,
     "custom_op": make_custom_op,
     "keras_dense": make_keras_dense,
     "flex_encode_decode": make_flex_encode_decode,

@@ -28,11 +28,11 @@ struct ViewGuard {
   std::shared_ptr<Session> session;
 };
 
-std::vector<Slot> make_slots(const NamedIndices& named, tflite::Subgraph* subgraph) {
+std::vector<Slot> make_slots(const NamedTensors& named, tflite::Subgraph* subgraph) {
   std::vector<Slot> slots;
   slots.reserve(named.size());
   const size_t count = runtime::tensor_count(subgraph);
-  for (const auto& [name, index] : named) {
+  for (const auto& [name, index, shape_signature] : named) {
     if (index < 0 || static_cast<size_t>(index) >= count) {
       raise("PysigError", "tensor index " + std::to_string(index) + " of '" + name +
                               "' is out of range");
@@ -41,7 +41,8 @@ std::vector<Slot> make_slots(const NamedIndices& named, tflite::Subgraph* subgra
     // Interned like the keyword names CPython passes, so dict lookups match by identity.
     py::str key(name);
     PyUnicode_InternInPlace(&key.ptr());
-    slots.push_back(Slot{name, key, index, type, numpy_dtype(type), is_numeric(type)});
+    slots.push_back(
+        Slot{name, key, index, type, numpy_dtype(type), is_numeric(type), shape_signature});
   }
   return slots;
 }
@@ -123,8 +124,8 @@ size_t physical_memory() {
 }  // namespace
 
 Runner::Runner(std::shared_ptr<Session> session, const std::string& signature_key,
-               const std::string& label, int subgraph_index, const NamedIndices& inputs,
-               const NamedIndices& outputs, py::object coerce,
+               const std::string& label, int subgraph_index, const NamedTensors& inputs,
+               const NamedTensors& outputs, py::object coerce,
                const ArgReductions& arg_reductions)
     : session_(std::move(session)),
       signature_key_(signature_key),
@@ -324,13 +325,11 @@ void Runner::resize_locked(const Slot& slot, const std::vector<int>& dims, bool 
   // tflite-runtime 2.14's kernels assume non-empty tensors where the model fixed a
   // dimension (ARG_MAX reads past an empty axis), so 0 is only accepted where the
   // model declares the dimension dynamic (-1) or already has 0 there.
-  const TensorRecord& current = *tensor(slot);
-  const auto* signature = current.dims_signature;
-  const auto now = shape_of(current);
+  const auto& signature = slot.shape_signature;
+  const auto now = shape_of(*tensor(slot));
   for (size_t i = 0; i < dims.size(); ++i) {
     if (dims[i] != 0) continue;
-    const bool dynamic = signature != nullptr && static_cast<size_t>(signature->size) ==
-                         dims.size() && signature->dims[i] == -1;
+    const bool dynamic = signature.size() == dims.size() && signature[i] == -1;
     const bool already = now.size() == dims.size() && now[i] == 0;
     if (!dynamic && !already) {
       refuse("InputShapeError", "cannot resize input '" + slot.name + "' to " + shape_text(dims) +
