@@ -199,3 +199,18 @@ for shape in {shapes!r}:
     for shape, step in zip(shapes, steps):
         x = np.linspace(-1.0, 1.0, int(np.prod(shape)), dtype=np.float32).reshape(shape)
         assert step[1:] == fresh("keras_dense", "serving_default", resolver, x_input=x), shape
+
+
+@pytest.mark.parametrize("resolver", RESOLVERS)
+def test_invoke_before_any_string_is_written_is_refused(resolver: str) -> None:
+    # Found by the sequence campaign: the runtime's GATHER read the empty string input.
+    steps = run_steps(f"""
+runner = pysig.Interpreter({model_path("types")!r}, op_resolver={resolver!r}
+                           ).get_signature_runner("strings")
+step("invoke", runner.invoke)
+step("call", lambda: runner(s=[b"a", b"b"], i=np.array([1, 0], np.int32)))
+step("invoke after", lambda: (runner.invoke(), None)[1])
+""")
+    assert steps[0][1:3] == ["refused", "InvokeError"]
+    assert "none have been written" in steps[0][3]
+    assert steps[1][1] == steps[2][1] == "ran"
