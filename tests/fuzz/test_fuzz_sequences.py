@@ -19,7 +19,7 @@ from fuzz_campaign import Harness, run_campaign
 from sequence_corpus import case_model, corpus, counts, describe, sequence_models
 
 SEQUENCES = Harness(Path(__file__).resolve().parent / "sequence_driver.py", describe)
-SHORT_CAMPAIGN = int(os.environ.get("PYSIG_FUZZ_SEQUENCES", "80"))
+SHORT_CAMPAIGN = int(os.environ.get("PYSIG_FUZZ_SEQUENCES", "60"))
 SEED = 11
 # 200 chained matrix products: about a second per call on the reference kernels, a
 # third of the short campaign's time on its own; the long campaign runs it too.
