@@ -335,11 +335,12 @@ void Runner::resize_locked(const Slot& slot, const std::vector<int>& dims, bool 
     const bool dynamic = signature.size() == dims.size() && signature[i] == -1;
     const bool already = now.size() == dims.size() && now[i] == 0;
     if (!dynamic && !already) {
-      refuse("InputShapeError", "cannot resize input '" + slot.name + "' to " + shape_text(dims) +
-                                  ": dimension " + std::to_string(i) + " is fixed at " +
-                                  (i < now.size() ? std::to_string(now[i]) : "?") +
-                                  " in the model and the runtime's kernels are not safe with "
-                                  "an empty tensor there");
+      refuse("InputShapeError",
+             "cannot resize input '" + slot.name + "' to " + shape_text(dims) + ": dimension " +
+                 std::to_string(i) + " is fixed at " +
+                 (i < now.size() ? std::to_string(now[i]) : "?") +
+                 " in the model and the runtime's kernels are not safe with an empty tensor "
+                 "there");
     }
   }
   // Pending from here: even a refused resize may have undone the graph's delegates.
