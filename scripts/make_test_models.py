@@ -3,7 +3,9 @@
 Requires tensorflow-cpu==2.14.1 (the TensorFlow release matching tflite-runtime
 2.14.0). Run as:
 
-    python scripts/make_test_models.py [--out-dir tests/models]
+    python scripts/make_test_models.py [--out-dir tests/models] [NAME ...]
+
+With names, only those test models are written (the demo model is "demo").
 
 Paths are relative to the repository root, wherever the script is run from.
 
@@ -39,6 +41,11 @@ Writes:
   in TensorFlow Lite" guide (``serving_default``: x_input -> output).
 - <out-dir>/flex_encode_decode.tflite: the guide's ``encode`` / ``decode``
   module, which needs Flex (Select TF) ops that tflite-runtime lacks.
+- <out-dir>/conv.tflite: a small Keras convolutional network, MobileNetV2's
+  layer kinds on a 32x32x3 image (``serving_default``: image[None, 32, 32, 3] ->
+  scores[None, 4]): XNNPACK takes the whole graph, and a call without the batch
+  dimension is refused while the runtime re-applies it, the sequence that left
+  tflite-runtime 2.14's memory plan stale (pysig's recovery tests).
 - <out-dir>/slow.tflite: 200 chained tanh(x @ w) on 256x256 (``serving_default``),
   for cancellation tests: about 190 ms per invoke on one thread with
   BUILTIN_WITHOUT_DEFAULT_DELEGATES (400 nodes), about 65 ms with the default
@@ -450,6 +457,25 @@ def make_keras_dense() -> bytes:
     return bytes(converter.convert())
 
 
+# ------------------------------------------------------------------------ conv
+
+
+def make_conv() -> bytes:
+    tf.keras.utils.set_random_seed(SEED)
+    layers = tf.keras.layers
+    model = tf.keras.Sequential(
+        [
+            tf.keras.Input((32, 32, 3), name="image"),
+            layers.Conv2D(8, 3, strides=2, padding="same", activation="relu6"),
+            layers.DepthwiseConv2D(3, padding="same", activation="relu6"),
+            layers.Conv2D(16, 1, activation="relu6"),
+            layers.GlobalAveragePooling2D(),
+            layers.Dense(4, activation="softmax", name="scores"),
+        ]
+    )
+    return bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+
+
 # ------------------------------------------------------------- flex_encode_decode
 
 
@@ -550,6 +576,7 @@ TEST_MODELS: dict[str, Callable[[], bytes]] = {
     "keras_dense": make_keras_dense,
     "flex_encode_decode": make_flex_encode_decode,
     "slow": make_slow,
+    "conv": make_conv,
 }
 
 
@@ -567,11 +594,22 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=REPO_ROOT / "tests" / "models",
         help="where the test models go (default: tests/models in the repository)",
     )
+    parser.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help=f"models to write (default: demo and all of {', '.join(TEST_MODELS)})",
+    )
     args = parser.parse_args(argv)
+    unknown = sorted(set(args.names) - {"demo", *TEST_MODELS})
+    if unknown:
+        parser.error(f"unknown model(s) {', '.join(unknown)}")
 
-    write(DEMO_PATH, make_demo())
+    if not args.names or "demo" in args.names:
+        write(DEMO_PATH, make_demo())
     for name, make in TEST_MODELS.items():
-        write(args.out_dir / f"{name}.tflite", make())
+        if not args.names or name in args.names:
+            write(args.out_dir / f"{name}.tflite", make())
 
 
 if __name__ == "__main__":

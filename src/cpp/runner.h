@@ -89,6 +89,10 @@ class Runner {
   void check_out_buffers(const pybind11::handle& out) const;
   pybind11::object read_output(const Slot& slot, const pybind11::handle& target);
   [[noreturn]] void fail(const char* error_class, const std::string& what) const;
+  // fail(), after putting the graph back as its last allocation left it when this
+  // call (or a resize before it) changed it: a refused call changes nothing.
+  [[noreturn]] void refuse(const char* error_class, const std::string& what);
+  void restore_allocation();
 
   std::shared_ptr<Session> session_;
   runtime::Graph graph_;
