@@ -104,7 +104,7 @@ class Interpreter:
                 tflite._interpreter.AllocateTensors(signature.subgraph_index)
         except (ValueError, RuntimeError) as error:
             raise translate_load_error(str(error), source) from error
-        self._session = _pysig.Session(tflite, tflite._native_handle())
+        self._session = _pysig.tflite.session(tflite, tflite._native_handle())
         # Built on first use (a signature with a tensor type numpy lacks fails
         # only when asked for), under a lock so that threads asking at once share one.
         self._runners: dict[str, SignatureRunner] = {}
