@@ -8,6 +8,7 @@
 #include "core/dtypes.h"
 #include "core/runner.h"
 #include "core/session.h"
+#include "litert/bindings.h"
 #include "tflite/bindings.h"
 
 namespace py = pybind11;
@@ -131,5 +132,10 @@ PYBIND11_MODULE(_pysig, m) {
     return -1;
   });
 
+  m.def("numpy_dtype", [](int code) {
+    return pysig::numpy_dtype(static_cast<pysig::core::ElementType>(code));
+  });
+
   pysig::tflite_backend::register_bindings(m);
+  pysig::litert_backend::register_bindings(m);
 }

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
-
-from . import _pysig
-from .errors import ClosedError, SignatureNotFoundError
+from .errors import (
+    ClosedError,
+    PysigError,
+    SignatureNotFoundError,
+    UnsupportedOpError,
+    UnsupportedTypeError,
+)
 from .model import Model, read_model
 from .model.graph import ArgReductions
-from .runtime.tflite import build_interpreter, translate_load_error
-from .signature_runner import Signature, SignatureRunner, signatures_of
+from .runtime.choose import candidates, installed
+from .runtime.signatures import Signature
+from .signature_runner import Describe, SignatureRunner
+
+if TYPE_CHECKING:
+    from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
 
 SYNTHESIZED_KEY = "serving_default"
 
@@ -21,10 +28,14 @@ SYNTHESIZED_KEY = "serving_default"
 class Interpreter:
     """A TensorFlow Lite model loaded once, run through its signatures.
 
-    Give exactly one of ``model_path`` and ``model_content``. ``num_threads``,
-    ``delegates`` (objects from ``tflite_runtime.interpreter.load_delegate``) and
-    ``op_resolver`` (``"auto"``, ``"builtin"``, ``"builtin_ref"`` or
-    ``"builtin_without_default_delegates"``) are passed to tflite_runtime.
+    Give exactly one of ``model_path`` and ``model_content``. ``runtime`` chooses what
+    runs it: ``"tflite"`` (tflite-runtime 2.14.0), ``"litert"`` (ai-edge-litert 2.3.0)
+    or ``"auto"``, the runtime that runs the model correctly and fastest (see
+    ``pysig.runtime.choose``); ``Interpreter.runtime`` says which one it is.
+    ``num_threads`` and ``op_resolver`` (``"auto"``, ``"builtin"``, ``"builtin_ref"`` or
+    ``"builtin_without_default_delegates"``: with or without XNNPACK) apply to both;
+    ``delegates`` (objects from ``tflite_runtime.interpreter.load_delegate``) are
+    tflite_runtime's and select the tflite runtime.
 
     All runners of one interpreter share its tensors and variables, so they share
     one lock: calls from many threads are safe and run one at a time. Use one
@@ -39,8 +50,11 @@ class Interpreter:
         num_threads: int | None = None,
         delegates: Sequence[Any] | None = None,
         op_resolver: str = "auto",
+        runtime: str = "auto",
     ) -> None:
-        self._load(read_model(model_path, model_content), num_threads, delegates, op_resolver)
+        self._load(
+            read_model(model_path, model_content), num_threads, delegates, op_resolver, runtime
+        )
 
     @classmethod
     def _from_model(
@@ -50,10 +64,11 @@ class Interpreter:
         num_threads: int | None = None,
         delegates: Sequence[Any] | None = None,
         op_resolver: str = "auto",
+        runtime: str = "auto",
     ) -> Interpreter:
         """An interpreter over a model already read and verified (pysig.Pool's many)."""
         self = cls.__new__(cls)
-        self._load(model, num_threads, delegates, op_resolver)
+        self._load(model, num_threads, delegates, op_resolver, runtime)
         return self
 
     def _load(
@@ -62,15 +77,50 @@ class Interpreter:
         num_threads: int | None,
         delegates: Sequence[Any] | None,
         op_resolver: str,
+        runtime: str,
     ) -> None:
-        tflite = build_interpreter(
-            model.content,
-            model.source,
-            num_threads=num_threads,
-            delegates=delegates,
-            op_resolver=op_resolver,
-        )
-        self._attach(tflite, model.source, model.arg_reductions)
+        options = candidates(runtime, delegates)
+        for position, name in enumerate(options):
+            fallback = position + 1 < len(options)
+            if name == "tflite":
+                from .runtime.tflite import build_interpreter
+
+                tflite = build_interpreter(
+                    model.content,
+                    model.source,
+                    num_threads=num_threads,
+                    delegates=delegates,
+                    op_resolver=op_resolver,
+                )
+                self._attach(tflite, model.source, model.arg_reductions)
+                return
+            try:
+                self._attach_litert(model, num_threads, op_resolver, check=fallback)
+                return
+            except (UnsupportedOpError, UnsupportedTypeError):
+                if not fallback:
+                    raise
+
+    def _attach_litert(
+        self, model: Model, num_threads: int | None, op_resolver: str, check: bool
+    ) -> None:
+        """Compile on LiteRT; with `check`, refuse (for the next runtime) what it gets wrong."""
+        from .runtime import litert
+
+        session = litert.build_session(model.content, model.source, num_threads, op_resolver)
+        litert.prepare(session, model.source)
+        signatures = litert.signatures_of(session, SYNTHESIZED_KEY)
+        if check:
+            litert.check_supported(session, signatures)
+        self._signatures = signatures
+        # LiteRT refuses empty dimensions itself, so ARG_MAX/ARG_MIN never see one.
+        self._arg_reductions: ArgReductions = []
+        self._session = session
+        self._describers: dict[str, Describe] = {
+            key: litert.describer(session, sig) for key, sig in signatures.items()
+        }
+        self._runners: dict[str, SignatureRunner] = {}
+        self._runners_lock = threading.Lock()
 
     @classmethod
     def from_tflite(cls, interpreter: TfliteInterpreter) -> Interpreter:
@@ -80,6 +130,10 @@ class Interpreter:
         registerers, ``experimental_preserve_all_tensors``...). pysig allocates its
         tensors; do not use the tflite_runtime object directly afterwards.
         """
+        if not installed("tflite"):
+            raise PysigError("from_tflite needs tflite-runtime: pip install tflite-runtime==2.14.0")
+        from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
+
         if not isinstance(interpreter, TfliteInterpreter):
             raise TypeError(
                 f"expected a tflite_runtime Interpreter, got {type(interpreter).__name__}"
@@ -92,6 +146,9 @@ class Interpreter:
     def _attach(
         self, tflite: TfliteInterpreter, source: str, arg_reductions: ArgReductions
     ) -> None:
+        from . import _pysig
+        from .runtime.tflite import describer, signatures_of, translate_load_error
+
         self._signatures: dict[str, Signature] = signatures_of(tflite, SYNTHESIZED_KEY)
         self._arg_reductions = arg_reductions
         try:
@@ -105,6 +162,10 @@ class Interpreter:
         except (ValueError, RuntimeError) as error:
             raise translate_load_error(str(error), source) from error
         self._session = _pysig.tflite.session(tflite, tflite._native_handle())
+        self._describers = {
+            key: describer(self._session, sig.subgraph_index)
+            for key, sig in self._signatures.items()
+        }
         # Built on first use (a signature with a tensor type numpy lacks fails
         # only when asked for), under a lock so that threads asking at once share one.
         self._runners: dict[str, SignatureRunner] = {}
@@ -143,9 +204,16 @@ class Interpreter:
             if runner is None:
                 index = signature.subgraph_index
                 reductions = self._arg_reductions[index] if self._arg_reductions else ()
-                runner = SignatureRunner(self._session, signature, reductions)
+                runner = SignatureRunner(
+                    self._session, signature, reductions, self._describers[signature_key]
+                )
                 self._runners[signature_key] = runner
         return runner
+
+    @property
+    def runtime(self) -> str:
+        """The runtime running the model: ``"tflite"`` or ``"litert"``."""
+        return str(self._session.runtime)
 
     def close(self) -> None:
         """Release the model. Refused while zero-copy views of its tensors are alive."""
@@ -163,4 +231,4 @@ class Interpreter:
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"signatures={list(self._signatures)}"
-        return f"<pysig.Interpreter {state}>"
+        return f"<pysig.Interpreter runtime={self.runtime!r} {state}>"

@@ -5,58 +5,23 @@ from __future__ import annotations
 from typing import (
     TYPE_CHECKING,
     Any,
+    Callable,
+    Dict,
     Iterator,
     Mapping,
-    NamedTuple,
     Sequence,
 )
 
 from numpy.typing import NDArray
-from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
 
 from . import _pysig
 from ._convert import coerce
 from ._timeout import call_with_timeout
 from .errors import ClosedError
+from .runtime.signatures import Signature
 
-
-class Signature(NamedTuple):
-    """One signature: names mapped to tensor indices in its subgraph."""
-
-    key: str
-    subgraph_index: int
-    inputs: dict[str, int]
-    outputs: dict[str, int]
-    synthesized: bool
-
-
-def signatures_of(tflite: TfliteInterpreter, synthesized_key: str) -> dict[str, Signature]:
-    """The model's signatures, or one synthesized from the main graph if it has none."""
-    full = tflite._get_full_signature_list()
-    if full:
-        wrapper = tflite._interpreter
-        return {
-            key: Signature(
-                key,
-                wrapper.GetSubgraphIndexFromSignature(key),
-                dict(sig["inputs"]),
-                dict(sig["outputs"]),
-                False,
-            )
-            for key, sig in full.items()
-        }
-    inputs = _unique_names(tflite.get_input_details(), "input")
-    outputs = _unique_names(tflite.get_output_details(), "output")
-    return {synthesized_key: Signature(synthesized_key, 0, inputs, outputs, True)}
-
-
-def _unique_names(details: Sequence[Mapping[str, Any]], kind: str) -> dict[str, int]:
-    """Tensor names as signature names; a missing or repeated one becomes `<kind>_<i>`."""
-    names = [d["name"] for d in details]
-    return {
-        (name if name and names.count(name) == 1 else f"{kind}_{i}"): int(d["index"])
-        for i, (name, d) in enumerate(zip(names, details))
-    }
+# Tensor details of one input or output (name, tensor index, its runner) in tf.lite's format.
+Describe = Callable[[str, int, Any], Dict[str, Any]]
 
 
 class TensorViews(Mapping[str, NDArray[Any]]):
@@ -100,6 +65,7 @@ class SignatureRunner(_pysig.Runner):
         session: Any,
         signature: Signature,
         arg_reductions: Sequence[tuple[int, int]],
+        describe: Describe,
     ) -> None:
         super().__init__(
             session,
@@ -113,6 +79,7 @@ class SignatureRunner(_pysig.Runner):
         )
         self._session = session
         self._signature = signature
+        self._describe = describe
         self.inputs: Mapping[str, NDArray[Any]] = TensorViews(self.input_names, self._input_view)
         self.outputs: Mapping[str, NDArray[Any]] = TensorViews(self.output_names, self._output_view)
 
@@ -184,15 +151,15 @@ class SignatureRunner(_pysig.Runner):
         """Output name -> tf.lite's tensor details, as for ``get_input_details``."""
         return self._details(self._signature.outputs)
 
+    @property
+    def runtime(self) -> str:
+        """The runtime that runs this signature: ``"tflite"`` or ``"litert"``."""
+        return str(self._session.runtime)
+
     def _details(self, tensors: Mapping[str, int]) -> dict[str, dict[str, Any]]:
-        with self._session:
-            tflite = self._session.owner
-            if tflite is None:
-                raise ClosedError("the interpreter has been closed")
-            return {
-                name: tflite._get_tensor_details(index, self._signature.subgraph_index)
-                for name, index in tensors.items()
-            }
+        if self._session.closed:
+            raise ClosedError("the interpreter has been closed")
+        return {name: self._describe(name, index, self) for name, index in tensors.items()}
 
     if TYPE_CHECKING:
 

@@ -74,6 +74,13 @@ class Graph {
   virtual Status invoke() = 0;
   // "" when the current shapes may run, else why they may not (after allocate()).
   virtual std::string refuse_shapes() const { return ""; }
+  // Why this signature cannot run on the backend at all, as a pysig error class and
+  // message (class null: it can). Checked before a call touches anything.
+  struct Refusal {
+    const char* error_class = nullptr;
+    std::string what;
+  };
+  virtual Refusal refuse_run() const { return {}; }
   // "" when tensor memory stays put across invokes (views allowed), else why not.
   virtual std::string refuse_views() const { return ""; }
   // Why a dimension of 0 at `axis` of this input cannot be used, or "".

@@ -298,6 +298,7 @@ void Runner::check_invoke_status(Status status) const {
 }
 
 std::vector<int64_t> Runner::time_invokes(size_t iterations) {
+  check_runnable();
   SessionLock lock(*session_);
   session_->ensure_open();
   allocate_if_needed();
@@ -370,7 +371,13 @@ py::object Runner::read_output(const Slot& slot, const py::handle& target) {
   return result;
 }
 
+void Runner::check_runnable() const {
+  const auto refusal = graph_->refuse_run();
+  if (refusal.error_class != nullptr) fail(refusal.error_class, refusal.what);
+}
+
 py::dict Runner::run(const py::dict& inputs, const py::handle& out) {
+  check_runnable();
   check_inputs(inputs);
   check_out_buffers(out);
   // Convert every input before taking the lock: conversion may run arbitrary
@@ -405,6 +412,7 @@ py::dict Runner::run(const py::dict& inputs, const py::handle& out) {
 }
 
 void Runner::invoke() {
+  check_runnable();
   SessionLock lock(*session_);
   session_->ensure_open();
   invoke_locked();
@@ -446,6 +454,7 @@ std::vector<int> Runner::shape(const std::string& name) {
 }
 
 py::array Runner::view(const Slot& slot, bool writable) {
+  check_runnable();
   if (!slot.numeric) {
     fail("InputTypeError", "'" + slot.name + "' holds strings, which have no zero-copy view; "
                            "pass and receive them through a call");

@@ -72,6 +72,7 @@ class Runner {
   std::vector<int> checked_dims(const Slot& slot, const pybind11::ssize_t* shape,
                                 size_t rank) const;
   void check_inputs(const pybind11::dict& inputs) const;
+  void check_runnable() const;
   pybind11::object stage_input(const Slot& slot, pybind11::handle value);
   void resize_locked(const Slot& slot, const std::vector<int>& dims, bool strict);
   void write_input(const Slot& slot, const pybind11::object& array);

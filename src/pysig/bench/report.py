@@ -7,9 +7,9 @@ import platform
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-import tflite_runtime
 
 from .._version import __version__
+from ..runtime.versions import PACKAGES, runtime_versions
 
 _COLUMNS = (
     "method",
@@ -52,7 +52,7 @@ def cpu_model() -> str | None:
 def versions() -> dict[str, str]:
     return {
         "pysig": __version__,
-        "tflite_runtime": tflite_runtime.__version__,
+        **{PACKAGES[name]: version for name, version in runtime_versions().items()},
         "numpy": np.__version__,
         "python": platform.python_version(),
         "python_implementation": platform.python_implementation(),

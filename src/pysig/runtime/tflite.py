@@ -4,14 +4,18 @@ model bytes, and translating its load failures into pysig's errors."""
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from tflite_runtime import _pywrap_tensorflow_interpreter_wrapper as _wrapper
 from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
 from tflite_runtime.interpreter import OpResolverType
 
 from .. import _pysig
-from ..errors import FlexOpError, ModelLoadError, UnsupportedOpError
+from ..errors import ClosedError, FlexOpError, ModelLoadError, UnsupportedOpError
+from .signatures import Signature, unique_names
+
+NAME = "tflite"
+VERSION = "2.14.0"
 
 # The backend calls the runtime's C++ functions in the library tflite_runtime loaded.
 _pysig.tflite.load(_wrapper.__file__)
@@ -69,3 +73,36 @@ def translate_load_error(message: str, source: str) -> ModelLoadError:
             ops=custom,
         )
     return ModelLoadError(f"cannot load {source}: {details}")
+
+
+def signatures_of(tflite: TfliteInterpreter, synthesized_key: str) -> dict[str, Signature]:
+    """The model's signatures, or one synthesized from the main graph if it has none."""
+    full = tflite._get_full_signature_list()
+    if full:
+        wrapper = tflite._interpreter
+        return {
+            key: Signature(
+                key,
+                wrapper.GetSubgraphIndexFromSignature(key),
+                dict(sig["inputs"]),
+                dict(sig["outputs"]),
+                False,
+            )
+            for key, sig in full.items()
+        }
+    inputs = unique_names(tflite.get_input_details(), "input")
+    outputs = unique_names(tflite.get_output_details(), "output")
+    return {synthesized_key: Signature(synthesized_key, 0, inputs, outputs, True)}
+
+
+def describer(session: Any, subgraph_index: int) -> Callable[[str, int, Any], dict[str, Any]]:
+    """Tensor details as tflite_runtime reports them, read under the interpreter's lock."""
+
+    def describe(_name: str, index: int, _runner: Any) -> dict[str, Any]:
+        with session:
+            tflite = session.owner
+            if tflite is None:
+                raise ClosedError("the interpreter has been closed")
+            return tflite._get_tensor_details(index, subgraph_index)  # type: ignore[no-any-return]
+
+    return describe

@@ -17,10 +17,10 @@ from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
 from tflite_runtime.interpreter import OpResolverType
 
 from .. import _pysig
-from . import tflite as _backend  # noqa: F401  (resolves the backend's functions first)
 from .._convert import coerce
 from .._resources import demo_model_bytes
 from ..errors import AbiMismatchError
+from . import tflite as _backend  # noqa: F401  (resolves the backend's functions first)
 
 
 def verify_runtime_layout() -> None:
