@@ -4,6 +4,8 @@ ai_edge_litert's, which runs the same kernels as LiteRT's compiled model)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -30,6 +32,18 @@ def model_path(name: str) -> str:
     path = MODELS / f"{name}.tflite"
     assert path.is_file(), f"missing test model {path}; run scripts/make_test_models.py"
     return str(path)
+
+
+def run_python(script: str, timeout: float = 120) -> str:
+    """Run ``script`` in a child interpreter and return what it printed; a crash fails."""
+    child = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, check=False, timeout=timeout
+    )
+    assert child.returncode == 0, (
+        f"the child died with status {child.returncode}: "
+        + child.stderr.decode(errors="replace")[-800:]
+    )
+    return child.stdout.decode()
 
 
 def reference_outputs(

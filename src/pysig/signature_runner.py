@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-from typing import (
-    TYPE_CHECKING,
-    Any,
-    Callable,
-    Dict,
-    Iterator,
-    Mapping,
-    Sequence,
-)
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from numpy.typing import NDArray
 
 from . import _pysig
 from ._convert import coerce
 from ._timeout import call_with_timeout
-from .errors import ClosedError
-from .runtime.signatures import Signature
-
-# Tensor details of one input or output (name, tensor index, its runner) in tf.lite's format.
-Describe = Callable[[str, int, Any], Dict[str, Any]]
+from .model import SignatureSpec, TensorSpec
 
 
 class TensorViews(Mapping[str, NDArray[Any]]):
@@ -63,23 +51,21 @@ class SignatureRunner(_pysig.Runner):
     def __init__(
         self,
         session: Any,
-        signature: Signature,
+        signature: SignatureSpec,
         arg_reductions: Sequence[tuple[int, int]],
-        describe: Describe,
     ) -> None:
         super().__init__(
             session,
             "" if signature.synthesized else signature.key,
             signature.key,
             signature.subgraph_index,
-            list(signature.inputs.items()),
-            list(signature.outputs.items()),
+            [(n, t.index, list(t.shape_signature)) for n, t in signature.inputs.items()],
+            [(n, t.index, list(t.shape_signature)) for n, t in signature.outputs.items()],
             coerce,
             list(arg_reductions),
         )
         self._session = session
         self._signature = signature
-        self._describe = describe
         self.inputs: Mapping[str, NDArray[Any]] = TensorViews(self.input_names, self._input_view)
         self.outputs: Mapping[str, NDArray[Any]] = TensorViews(self.output_names, self._output_view)
 
@@ -156,10 +142,17 @@ class SignatureRunner(_pysig.Runner):
         """The runtime that runs this signature: ``"tflite"`` or ``"litert"``."""
         return str(self._session.runtime)
 
-    def _details(self, tensors: Mapping[str, int]) -> dict[str, dict[str, Any]]:
-        if self._session.closed:
-            raise ClosedError("the interpreter has been closed")
-        return {name: self._describe(name, index, self) for name, index in tensors.items()}
+    def _details(self, tensors: Mapping[str, TensorSpec]) -> dict[str, dict[str, Any]]:
+        """The file's facts, with each tensor's current shape from the runtime."""
+        return {name: spec.details(self._shape(name)) for name, spec in tensors.items()}
+
+    def _live_shapes(self) -> dict[int, list[int]]:
+        """Tensor index -> current shape, for this signature's inputs and outputs."""
+        return {
+            spec.index: self._shape(name)
+            for tensors in (self._signature.inputs, self._signature.outputs)
+            for name, spec in tensors.items()
+        }
 
     if TYPE_CHECKING:
 

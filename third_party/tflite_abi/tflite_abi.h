@@ -12,11 +12,16 @@
 
 static_assert(sizeof(void*) == 8, "the layouts below are those of 64-bit builds");
 
+// A delegate (XNNPACK, or one given by the user): opaque, pysig only hands the
+// runtime's own pointers back to it.
+struct TfLiteDelegate;
+
 namespace tflite {
 
 // A status is returned as a 32-bit enum; 0 means success.
 using StatusCode = int;
 constexpr StatusCode kStatusOk = 0;
+constexpr StatusCode kStatusError = 1;
 // Returned by an invocation stopped through Cancel().
 constexpr StatusCode kStatusCancelled = 8;
 
@@ -49,7 +54,8 @@ struct TensorRecord {
   size_t bytes;                  // 40
   const void* mapped_allocation; // 48
   const char* name;              // 56
-  uint8_t unused_64[40];         // 64: delegate, buffer handle, flags, quantization, sparsity
+  TfLiteDelegate* delegate;      // 64: set on the outputs of a delegated partition
+  uint8_t unused_72[32];         // 72: buffer handle, flags, quantization, sparsity
   const ShapeArray* dims_signature;  // 104
 };
 static_assert(sizeof(TensorRecord) == 112, "tensor record size");
@@ -58,6 +64,7 @@ static_assert(offsetof(TensorRecord, dims) == 16, "tensor dims offset");
 static_assert(offsetof(TensorRecord, allocation) == 32, "tensor allocation type offset");
 static_assert(offsetof(TensorRecord, bytes) == 40, "tensor byte size offset");
 static_assert(offsetof(TensorRecord, name) == 56, "tensor name offset");
+static_assert(offsetof(TensorRecord, delegate) == 64, "tensor delegate offset");
 static_assert(offsetof(TensorRecord, dims_signature) == 104, "tensor dims_signature offset");
 
 // The runtime's objects, only ever handled by pointer.
@@ -72,6 +79,9 @@ class SignatureRunner;
 struct Offsets {
   static constexpr size_t kSubgraphTensorsBegin = 8;   // std::vector<TensorRecord>
   static constexpr size_t kSubgraphTensorsEnd = 16;
+  // std::vector<TfLiteDelegate*>: the delegates applied to the subgraph, in order.
+  static constexpr size_t kSubgraphDelegatesBegin = 440;
+  static constexpr size_t kSubgraphDelegatesEnd = 448;
   static constexpr size_t kRunnerSubgraph = 8;         // Subgraph*
   static constexpr size_t kInterpreterSubgraphsBegin = 96;  // std::vector<unique_ptr<Subgraph>>
   static constexpr size_t kInterpreterSubgraphsEnd = 104;
@@ -105,6 +115,17 @@ using ResizeInputTensor = StatusCode (*)(Subgraph*, int, const std::vector<int>&
 // Subgraph::AllocateTensors().
 constexpr const char kAllocateTensors[] = "_ZN6tflite8Subgraph15AllocateTensorsEv";
 using AllocateTensors = StatusCode (*)(Subgraph*);
+// Subgraph::RemoveAllDelegates(): undoes every delegate, forgets them, plans memory anew
+// and allocates.
+constexpr const char kRemoveAllDelegates[] = "_ZN6tflite8Subgraph18RemoveAllDelegatesEv";
+using RemoveAllDelegates = StatusCode (*)(Subgraph*);
+// Subgraph::ModifyGraphWithDelegate(TfLiteDelegate*).
+constexpr const char kModifyGraphWithDelegate[] =
+    "_ZN6tflite8Subgraph23ModifyGraphWithDelegateEP14TfLiteDelegate";
+using ModifyGraphWithDelegate = StatusCode (*)(Subgraph*, TfLiteDelegate*);
+// Subgraph::HasDelegates().
+constexpr const char kHasDelegates[] = "_ZN6tflite8Subgraph12HasDelegatesEv";
+using HasDelegates = bool (*)(Subgraph*);
 
 }  // namespace symbols
 }  // namespace tflite

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -41,8 +42,10 @@ struct TensorState {
   bool has_shape = false;
 };
 
-// (name, tensor index in the signature's subgraph), as the model file gives them.
-using NamedIndices = std::vector<std::pair<std::string, int>>;
+// Each input or output: (name, tensor index in the signature's subgraph, shape
+// signature), as the model file declares them (-1 marks a dynamic dimension; the
+// runtime's own copy is not kept for every tensor type).
+using NamedTensors = std::vector<std::tuple<std::string, int, std::vector<int>>>;
 // ARG_MAX / ARG_MIN operators of a subgraph as (data tensor, axis tensor) indices;
 // the axis is -1 when it is not a constant.
 using ArgReductions = std::vector<std::pair<int, int>>;
@@ -52,8 +55,8 @@ using ArgReductions = std::vector<std::pair<int, int>>;
 struct GraphRequest {
   std::string signature_key;  // empty: the signature pysig synthesizes (no SignatureDefs)
   int subgraph_index = 0;
-  NamedIndices inputs;
-  NamedIndices outputs;
+  NamedTensors inputs;
+  NamedTensors outputs;
   ArgReductions arg_reductions;
 };
 
@@ -67,10 +70,13 @@ class Graph {
 
   virtual TensorState tensor(int handle) const = 0;
   virtual ElementType type(int handle) const = 0;
-  // The model's declared shape, -1 for dynamic dimensions (empty when unknown).
-  virtual std::vector<int> shape_signature(int handle) const = 0;
   virtual Status resize(int handle, const std::vector<int>& dims, bool strict) = 0;
+  // On success, the input shapes become the ones restore() puts back.
   virtual Status allocate() = 0;
+  // Puts the graph back as its last successful allocation left it (input shapes and
+  // whatever the runtime prepared for them), after the runtime refused a resize or an
+  // allocation, or pysig refused shapes the runtime accepted. kError: it could not.
+  virtual Status restore() = 0;
   virtual Status invoke() = 0;
   // "" when the current shapes may run, else why they may not (after allocate()).
   virtual std::string refuse_shapes() const { return ""; }
@@ -83,9 +89,10 @@ class Graph {
   virtual Refusal refuse_run() const { return {}; }
   // "" when tensor memory stays put across invokes (views allowed), else why not.
   virtual std::string refuse_views() const { return ""; }
-  // Why a dimension of 0 at `axis` of this input cannot be used, or "".
-  virtual std::string refuse_empty(int handle, size_t axis,
-                                   const std::vector<int>& dims) const = 0;
+  // Why a dimension of 0 at `axis` of this input cannot be used, or "". `signature`
+  // is the input's shape signature in the model file.
+  virtual std::string refuse_empty(int handle, size_t axis, const std::vector<int>& dims,
+                                   const std::vector<int>& signature) const = 0;
   // String tensors: values as numpy object arrays of bytes.
   virtual void write_strings(int handle, const pybind11::object& array) = 0;
   virtual pybind11::object read_strings(int handle) = 0;

@@ -28,17 +28,19 @@ struct ViewGuard {
   std::shared_ptr<Session> session;
 };
 
-std::vector<Slot> make_slots(const NamedIndices& named, const std::vector<int>& handles,
+std::vector<Slot> make_slots(const NamedTensors& named, const std::vector<int>& handles,
                              const core::Graph& graph) {
   std::vector<Slot> slots;
   slots.reserve(named.size());
   for (size_t i = 0; i < named.size(); ++i) {
+    const auto& [name, index, shape_signature] = named[i];
+    static_cast<void>(index);  // the backend resolved it into handles[i]
     const auto type = graph.type(handles[i]);
     // Interned like the keyword names CPython passes, so dict lookups match by identity.
-    py::str key(named[i].first);
+    py::str key(name);
     PyUnicode_InternInPlace(&key.ptr());
     slots.push_back(
-        Slot{named[i].first, key, handles[i], type, numpy_dtype(type), is_numeric(type)});
+        Slot{name, key, handles[i], type, numpy_dtype(type), is_numeric(type), shape_signature});
   }
   return slots;
 }
@@ -119,8 +121,8 @@ size_t physical_memory() {
 }  // namespace
 
 Runner::Runner(std::shared_ptr<Session> session, const std::string& signature_key,
-               const std::string& label, int subgraph_index, const NamedIndices& inputs,
-               const NamedIndices& outputs, py::object coerce,
+               const std::string& label, int subgraph_index, const NamedTensors& inputs,
+               const NamedTensors& outputs, py::object coerce,
                const ArgReductions& arg_reductions)
     : session_(std::move(session)),
       signature_key_(signature_key),
@@ -133,6 +135,10 @@ Runner::Runner(std::shared_ptr<Session> session, const std::string& signature_ke
         core::GraphRequest{signature_key, subgraph_index, inputs, outputs, arg_reductions});
   } catch (const std::invalid_argument& e) {
     raise("PysigError", e.what());
+  } catch (const std::runtime_error& e) {
+    raise("AbiMismatchError", std::string("pysig's declarations of the ") +
+                                  session_->runtime_name() +
+                                  " runtime do not match the installed one: " + e.what());
   }
   inputs_ = make_slots(inputs, graph_->input_handles(), *graph_);
   outputs_ = make_slots(outputs, graph_->output_handles(), *graph_);
@@ -156,23 +162,37 @@ const Slot& Runner::find(const std::vector<Slot>& slots, const std::string& name
 void Runner::allocate_if_needed() {
   if (!allocation_pending_) return;
   session_->ensure_no_views("allocate tensors");
+  std::string shapes;  // read first: a refusal puts the last allocated shapes back
+  for (const auto& slot : inputs_) {
+    shapes += (shapes.empty() ? "" : ", ") + slot.name + "=" + shape_text(shape_of(tensor(slot)));
+  }
   const auto status = graph_->allocate();
   if (status == Status::kOutOfMemory) session_->abandon();
-  const auto shapes = [this] {
-    std::string text;
-    for (const auto& slot : inputs_) {
-      text += (text.empty() ? "" : ", ") + slot.name + "=" + shape_text(shape_of(tensor(slot)));
-    }
-    return text;
-  };
   if (status != Status::kOk) {
-    fail("InputShapeError", "the runtime cannot run these input shapes (" + shapes() +
-                                "): " + session_->take_error_text());
+    refuse("InputShapeError", "the runtime cannot run these input shapes (" + shapes +
+                                  "): " + session_->take_error_text());
   }
-  // Left pending, so that no invocation runs until the inputs are resized again.
   const std::string empty = graph_->refuse_shapes();
-  if (!empty.empty()) fail("InputShapeError", "these input shapes (" + shapes() + ") " + empty);
+  if (!empty.empty()) refuse("InputShapeError", "these input shapes (" + shapes + ") " + empty);
   allocation_pending_ = false;
+}
+
+void Runner::refuse(const char* error_class, const std::string& what) {
+  if (allocation_pending_) restore_allocation();
+  fail(error_class, what);
+}
+
+void Runner::restore_allocation() {
+  const auto status = graph_->restore();
+  session_->take_error_text();  // what the runtime reported while being put back
+  if (status == Status::kOutOfMemory) session_->abandon();
+  if (status != Status::kOk) {
+    session_->abandon("ClosedError", "the runtime could not be put back as it was after "
+                                     "refusing a call, which left this interpreter unusable; "
+                                     "create a new interpreter");
+  }
+  // Shapes the model starts with may still be refused (see the constructor).
+  allocation_pending_ = !graph_->refuse_shapes().empty();
 }
 
 std::vector<int> Runner::checked_dims(const Slot& slot, const py::ssize_t* shape,
@@ -245,19 +265,20 @@ void Runner::resize_locked(const Slot& slot, const std::vector<int>& dims, bool 
   session_->ensure_no_views("resize input '" + slot.name + "' of signature '" + label_ + "'");
   for (size_t i = 0; i < dims.size(); ++i) {
     if (dims[i] != 0) continue;
-    const std::string why = graph_->refuse_empty(slot.handle, i, dims);
+    const std::string why = graph_->refuse_empty(slot.handle, i, dims, slot.shape_signature);
     if (!why.empty()) {
-      fail("InputShapeError", "cannot resize input '" + slot.name + "' to " + shape_text(dims) +
-                                  ": dimension " + std::to_string(i) + " " + why);
+      refuse("InputShapeError", "cannot resize input '" + slot.name + "' to " + shape_text(dims) +
+                                    ": dimension " + std::to_string(i) + " " + why);
     }
   }
+  // Pending from here: even a refused resize may have undone the graph's delegates.
+  allocation_pending_ = true;
   const auto status = graph_->resize(slot.handle, dims, strict);
   if (status == Status::kOutOfMemory) session_->abandon();
   if (status != Status::kOk) {
-    fail("InputShapeError", "cannot resize input '" + slot.name + "' to " + shape_text(dims) +
-                                ": " + session_->take_error_text());
+    refuse("InputShapeError", "cannot resize input '" + slot.name + "' to " + shape_text(dims) +
+                                  ": " + session_->take_error_text());
   }
-  allocation_pending_ = true;
 }
 
 void Runner::write_input(const Slot& slot, const py::object& array) {

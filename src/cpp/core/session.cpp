@@ -16,10 +16,7 @@ Session::Session(py::object owner, std::unique_ptr<core::Backend> backend)
       runtime_name_(backend_->runtime_name()) {}
 
 void Session::ensure_open() const {
-  if (abandoned_) {
-    raise("OutOfMemoryError", "the runtime ran out of memory allocating this interpreter's "
-                              "tensors, which left it unusable; create a new interpreter");
-  }
+  if (abandoned_class_ != nullptr) raise(abandoned_class_, abandoned_reason_);
   if (closed()) raise("ClosedError", "the interpreter has been closed");
 }
 
@@ -40,12 +37,13 @@ void Session::close() {
   owner_ = py::none();
 }
 
-void Session::abandon() {
+void Session::abandon(const char* error_class, const std::string& reason) {
   // Never released: their destructors are what would crash.
   owner_.inc_ref();
   static_cast<void>(backend_.release());
   owner_ = py::none();
-  abandoned_ = true;
+  abandoned_class_ = error_class;
+  abandoned_reason_ = reason;
   ensure_open();
   std::abort();  // ensure_open() has raised
 }

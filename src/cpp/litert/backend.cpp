@@ -298,9 +298,9 @@ class LitertGraph final : public core::Graph {
                     "runtime='tflite'"};
       }
     }
-    auto match = [&](const core::NamedIndices& named, size_t begin, size_t end,
+    auto match = [&](const core::NamedTensors& named, size_t begin, size_t end,
                      std::vector<int>& handles) {
-      for (const auto& [name, index] : named) {
+      for (const auto& [name, index, signature] : named) {
         int found = -1;
         for (size_t i = begin; i < end; ++i) {
           if (static_cast<int>(indices[i]) == index) found = static_cast<int>(i);
@@ -342,12 +342,8 @@ class LitertGraph final : public core::Graph {
     return static_cast<ElementType>(bindings_[static_cast<size_t>(handle)].type.element_type);
   }
 
-  std::vector<int> shape_signature(int handle) const override {
-    return bindings_[static_cast<size_t>(handle)].shape_signature;
-  }
-
   Status resize(int handle, const std::vector<int>& dims, bool strict) override {
-    sync();
+    if (sync() != lc::kOk) return failed("re-applying the shapes", lc::kInvalidArgument);
     const Binding& binding = bindings_[static_cast<size_t>(handle)];
     if (dims.size() > static_cast<size_t>(lc::kMaxRank)) {
       loaded_->set_error("LiteRT 2.3.0 holds at most " + std::to_string(lc::kMaxRank) +
@@ -371,46 +367,45 @@ class LitertGraph final : public core::Graph {
     const auto index = static_cast<lc::ParamIndex>(handle);
     const auto status = api.CompiledModelResizeInputTensorNonStrict(
         loaded_->compiled, signature_index_, index, dims.data(), dims.size());
-    if (status != lc::kOk) {
-      loaded_->set_error("LiteRT refused the shape", status);
-      // A refused resize can leave the runtime's tensor half-changed, which the next
-      // run trips over: put back the shape it had.
-      api.CompiledModelResizeInputTensorNonStrict(loaded_->compiled, signature_index_, index,
-                                                  binding.dims.data(), binding.dims.size());
-      return status == lc::kMemoryAllocationFailure ? Status::kOutOfMemory : Status::kError;
-    }
+    // A refused resize can leave the runtime's tensor half-changed, which the next
+    // run trips over: the core then calls restore(), which puts back the shapes.
+    if (status != lc::kOk) return failed("LiteRT refused the shape", status);
     return Status::kOk;
   }
 
-  Status allocate() override {
-    const auto status = prepare();
-    if (status == Status::kOk || !loaded_->recompile()) return status;
-    // Back to the shapes this graph ran with last (the others catch up on first use).
-    const std::string reason = loaded_->take_error();
+  Status allocate() override { return prepare(); }
+
+  Status restore() override {
+    // Back to the shapes of the last allocation (the bindings keep them).
     generation_ = -1;
-    sync();
-    loaded_->set_text(reason);
-    return status;
+    if (sync() == lc::kOk) return Status::kOk;
+    // LiteRT's compiled model fails every prepare after XNNPACK refused one (the
+    // delegate keeps the failed reshape): compile it again from the same model. The
+    // other graphs re-apply their shapes on first use.
+    if (!loaded_->recompile()) return Status::kError;
+    generation_ = -1;
+    return sync() == lc::kOk ? Status::kOk : Status::kError;
   }
 
-  // Re-applies this graph's input shapes once the compiled model has been rebuilt.
-  void sync() {
-    if (generation_ == loaded_->generation) return;
+  // Re-applies this graph's input shapes (those of its bindings) when the compiled
+  // model was rebuilt since this graph last ran, or when restore() asks.
+  lc::Status sync() {
+    if (generation_ == loaded_->generation) return lc::kOk;
     generation_ = loaded_->generation;
     for (size_t i = 0; i < input_count_; ++i) {
       const auto& dims = bindings_[i].dims;
       if (bindings_[i].buffer == nullptr) continue;
-      api.CompiledModelResizeInputTensorNonStrict(loaded_->compiled, signature_index_, i,
-                                                  dims.data(), dims.size());
+      const auto status = api.CompiledModelResizeInputTensorNonStrict(
+          loaded_->compiled, signature_index_, i, dims.data(), dims.size());
+      if (status != lc::kOk) return status;
     }
     const size_t output_count = bindings_.size() - input_count_;
     std::vector<lc::Layout> layouts(output_count);
-    api.GetCompiledModelOutputTensorLayouts(loaded_->compiled, signature_index_, output_count,
-                                            layouts.data(), true);
+    return api.GetCompiledModelOutputTensorLayouts(loaded_->compiled, signature_index_,
+                                                   output_count, layouts.data(), true);
   }
 
   Status prepare() {
-    sync();
     std::vector<lc::Layout> layouts(bindings_.size());
     for (size_t i = 0; i < input_count_; ++i) {
       const auto status = api.GetCompiledModelInputTensorLayout(loaded_->compiled,
@@ -443,7 +438,7 @@ class LitertGraph final : public core::Graph {
   }
 
   Status invoke() override {
-    sync();
+    if (sync() != lc::kOk) return failed("re-applying the shapes", lc::kInvalidArgument);
     loaded_->cancel_requested.store(false, std::memory_order_relaxed);
     const auto status = api.RunCompiledModel(loaded_->compiled, signature_index_, input_count_,
                                              buffers_.data(), buffers_.size() - input_count_,
@@ -464,8 +459,8 @@ class LitertGraph final : public core::Graph {
     return result;
   }
 
-  std::string refuse_empty(int /*handle*/, size_t /*axis*/,
-                           const std::vector<int>& /*dims*/) const override {
+  std::string refuse_empty(int /*handle*/, size_t /*axis*/, const std::vector<int>& /*dims*/,
+                           const std::vector<int>& /*signature*/) const override {
     return "would be empty, and LiteRT 2.3.0 refuses dimensions of 0 ('Dimensions must be "
            "positive'); give it at least one element, or use runtime='tflite'";
   }

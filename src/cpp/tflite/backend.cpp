@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -29,6 +30,9 @@ struct Functions {
   symbols::ResizeInputTensor resize = nullptr;
   symbols::ResizeInputTensor resize_strict = nullptr;
   symbols::AllocateTensors allocate = nullptr;
+  symbols::RemoveAllDelegates remove_all_delegates = nullptr;
+  symbols::ModifyGraphWithDelegate modify_graph_with_delegate = nullptr;
+  symbols::HasDelegates has_delegates = nullptr;
 };
 
 Functions functions;
@@ -62,6 +66,27 @@ std::string shape_text(const std::vector<int>& dims) {
   return text + (dims.size() == 1 ? ",)" : ")");
 }
 
+// The subgraph's applied delegates, checked against what the runtime shows of them
+// elsewhere: its own HasDelegates(), and the delegate marked on delegated tensors.
+std::vector<TfLiteDelegate*> applied_delegates(tflite::Subgraph* subgraph) {
+  auto* begin = read_member<TfLiteDelegate* const*>(subgraph, Offsets::kSubgraphDelegatesBegin);
+  auto* end = read_member<TfLiteDelegate* const*>(subgraph, Offsets::kSubgraphDelegatesEnd);
+  constexpr ptrdiff_t kMostDelegates = 64;
+  if (end < begin || end - begin > kMostDelegates ||
+      (end > begin) != functions.has_delegates(subgraph)) {
+    throw std::runtime_error("the subgraph's list of delegates does not read as one");
+  }
+  std::vector<TfLiteDelegate*> delegates(begin, end);
+  for (size_t i = 0; i < tensor_count(subgraph); ++i) {
+    auto* delegate = tensor_at(subgraph, static_cast<int>(i))->delegate;
+    if (delegate != nullptr &&
+        std::find(delegates.begin(), delegates.end(), delegate) == delegates.end()) {
+      throw std::runtime_error("a tensor names a delegate the subgraph's list lacks");
+    }
+  }
+  return delegates;
+}
+
 // One signature: tensor handles are tensor indices in its subgraph.
 class TfliteGraph final : public core::Graph {
  public:
@@ -84,8 +109,8 @@ class TfliteGraph final : public core::Graph {
       }
     }
     const auto count = static_cast<int>(tensor_count(subgraph_));
-    auto check = [count](const core::NamedIndices& named, std::vector<int>& handles) {
-      for (const auto& [name, index] : named) {
+    auto check = [count](const core::NamedTensors& named, std::vector<int>& handles) {
+      for (const auto& [name, index, signature] : named) {
         if (index < 0 || index >= count) {
           throw std::invalid_argument("tensor index " + std::to_string(index) + " of '" + name +
                                       "' is out of range");
@@ -100,6 +125,8 @@ class TfliteGraph final : public core::Graph {
         throw std::invalid_argument("ARG_MAX/ARG_MIN tensor indices out of range");
       }
     }
+    for (const int index : inputs_) allocated_inputs_.emplace_back(index, dims_of(tensor_at(subgraph_, index)->dims));
+    delegates_ = applied_delegates(subgraph_);
   }
 
   TensorState tensor(int handle) const override {
@@ -119,10 +146,6 @@ class TfliteGraph final : public core::Graph {
     return static_cast<ElementType>(tensor_at(subgraph_, handle)->type);
   }
 
-  std::vector<int> shape_signature(int handle) const override {
-    return dims_of(tensor_at(subgraph_, handle)->dims_signature);
-  }
-
   Status resize(int handle, const std::vector<int>& dims, bool strict) override {
     try {
       return status_of(strict ? functions.resize_strict(subgraph_, handle, dims)
@@ -134,7 +157,36 @@ class TfliteGraph final : public core::Graph {
 
   Status allocate() override {
     try {
-      return status_of(functions.allocate(subgraph_));
+      const auto status = functions.allocate(subgraph_);
+      if (status != tflite::kStatusOk) return status_of(status);
+    } catch (const std::bad_alloc&) {
+      return Status::kOutOfMemory;
+    }
+    for (auto& [index, dims] : allocated_inputs_) dims = dims_of(tensor_at(subgraph_, index)->dims);
+    return Status::kOk;
+  }
+
+  Status restore() override {
+    // tflite-runtime 2.14 undoes a delegated graph's delegates when an input is
+    // resized and re-applies them when it allocates. When that re-application fails
+    // (a kernel refuses the new shapes while the plain graph is prepared for the
+    // delegate), the delegates are dropped from the subgraph's list and the memory
+    // plan still describes the delegated graph: the next allocation leaves tensors of
+    // the plain graph without memory, and the next invocation crashes. So the shapes
+    // go back first, then the subgraph is planned anew without delegates
+    // (RemoveAllDelegates), then the same delegates are applied again, as when the
+    // interpreter was built.
+    try {
+      for (const auto& [index, dims] : allocated_inputs_) {
+        if (functions.resize(subgraph_, index, dims) != tflite::kStatusOk) return Status::kError;
+      }
+      auto status = functions.remove_all_delegates(subgraph_);
+      for (auto* delegate : delegates_) {
+        if (status == tflite::kStatusOk) {
+          status = functions.modify_graph_with_delegate(subgraph_, delegate);
+        }
+      }
+      return status_of(status == tflite::kStatusOk ? functions.allocate(subgraph_) : status);
     } catch (const std::bad_alloc&) {
       return Status::kOutOfMemory;
     }
@@ -196,13 +248,12 @@ class TfliteGraph final : public core::Graph {
     return "";
   }
 
-  std::string refuse_empty(int handle, size_t axis, const std::vector<int>& dims) const override {
+  std::string refuse_empty(int handle, size_t axis, const std::vector<int>& dims,
+                           const std::vector<int>& signature) const override {
     // tflite-runtime 2.14's kernels assume non-empty tensors where the model fixed a
     // dimension (ARG_MAX reads past an empty axis), so 0 is only accepted where the
     // model declares the dimension dynamic (-1) or already has 0 there.
-    const TensorRecord& current = *tensor_at(subgraph_, handle);
-    const auto signature = dims_of(current.dims_signature);
-    const auto now = dims_of(current.dims);
+    const auto now = dims_of(tensor_at(subgraph_, handle)->dims);
     const bool dynamic = signature.size() == dims.size() && signature[axis] == -1;
     const bool already = now.size() == dims.size() && now[axis] == 0;
     if (dynamic || already) return "";
@@ -227,6 +278,10 @@ class TfliteGraph final : public core::Graph {
   tflite::impl::SignatureRunner* runner_ = nullptr;
   int subgraph_index_;
   core::ArgReductions arg_reductions_;
+  // What restore() puts back: each input (tensor index) with its shape at the last
+  // allocation that succeeded, and the delegates the graph was resolved with.
+  std::vector<std::pair<int, std::vector<int>>> allocated_inputs_;
+  std::vector<TfLiteDelegate*> delegates_;
 };
 
 class TfliteBackend final : public core::Backend {
@@ -285,6 +340,9 @@ void load_symbols(const std::string& library_path) {
   resolve(library, symbols::kResizeInputTensor, found.resize, missing);
   resolve(library, symbols::kResizeInputTensorStrict, found.resize_strict, missing);
   resolve(library, symbols::kAllocateTensors, found.allocate, missing);
+  resolve(library, symbols::kRemoveAllDelegates, found.remove_all_delegates, missing);
+  resolve(library, symbols::kModifyGraphWithDelegate, found.modify_graph_with_delegate, missing);
+  resolve(library, symbols::kHasDelegates, found.has_delegates, missing);
   if (!missing.empty()) {
     raise("AbiMismatchError", "tflite_runtime's library " + library_path +
                                   " does not export what pysig declares (tflite-runtime "

@@ -17,10 +17,10 @@ model or the options need something only it has:
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any, Sequence
 
 from ..errors import AbiMismatchError, PysigError
+from .ops import installed_runtimes
 
 RUNTIMES = ("auto", "tflite", "litert")
 # What "auto" tries, in order, among the installed runtimes.
@@ -48,14 +48,7 @@ def tflite_only_options(delegates: Sequence[Any] | None) -> list[str]:
 
 def installed(runtime: str) -> bool:
     """Whether the runtime's package is installed (without importing it)."""
-    if runtime == "litert":
-        from .litert import installed as litert_installed
-
-        return litert_installed()
-    try:
-        return importlib.util.find_spec("tflite_runtime") is not None
-    except (ImportError, ValueError):
-        return False
+    return runtime in installed_runtimes()
 
 
 def candidates(runtime: object, delegates: Sequence[Any] | None) -> list[str]:

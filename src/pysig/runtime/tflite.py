@@ -4,18 +4,16 @@ model bytes, and translating its load failures into pysig's errors."""
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from tflite_runtime import _pywrap_tensorflow_interpreter_wrapper as _wrapper
 from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
 from tflite_runtime.interpreter import OpResolverType
 
 from .. import _pysig
-from ..errors import ClosedError, FlexOpError, ModelLoadError, UnsupportedOpError
-from .signatures import Signature, unique_names
-
-NAME = "tflite"
-VERSION = "2.14.0"
+from ..errors import FlexOpError, ModelLoadError, UnsupportedOpError
+from ..model import SYNTHESIZED_KEY, SignatureSpec, TensorSpec
+from ..model.file import unique_names
 
 # The backend calls the runtime's C++ functions in the library tflite_runtime loaded.
 _pysig.tflite.load(_wrapper.__file__)
@@ -75,34 +73,32 @@ def translate_load_error(message: str, source: str) -> ModelLoadError:
     return ModelLoadError(f"cannot load {source}: {details}")
 
 
-def signatures_of(tflite: TfliteInterpreter, synthesized_key: str) -> dict[str, Signature]:
-    """The model's signatures, or one synthesized from the main graph if it has none."""
+def signatures_from_interpreter(tflite: TfliteInterpreter) -> dict[str, SignatureSpec]:
+    """The signatures a tflite_runtime interpreter reports, for one built from a path
+    (everywhere else pysig reads them from the model file), with the same rules."""
+    wrapper = tflite._interpreter
     full = tflite._get_full_signature_list()
     if full:
-        wrapper = tflite._interpreter
-        return {
-            key: Signature(
-                key,
-                wrapper.GetSubgraphIndexFromSignature(key),
-                dict(sig["inputs"]),
-                dict(sig["outputs"]),
-                False,
+        signatures = {}
+        for key, names in full.items():
+            subgraph = wrapper.GetSubgraphIndexFromSignature(key)
+            inputs, outputs = (
+                {
+                    name: TensorSpec.from_details(tflite._get_tensor_details(index, subgraph))
+                    for name, index in names[kind].items()
+                }
+                for kind in ("inputs", "outputs")
             )
-            for key, sig in full.items()
+            signatures[key] = SignatureSpec(key, subgraph, inputs, outputs)
+        return signatures
+    inputs, outputs = (
+        {
+            name: TensorSpec.from_details(detail)
+            for name, detail in zip(unique_names([d["name"] for d in details], kind), details)
         }
-    inputs = unique_names(tflite.get_input_details(), "input")
-    outputs = unique_names(tflite.get_output_details(), "output")
-    return {synthesized_key: Signature(synthesized_key, 0, inputs, outputs, True)}
-
-
-def describer(session: Any, subgraph_index: int) -> Callable[[str, int, Any], dict[str, Any]]:
-    """Tensor details as tflite_runtime reports them, read under the interpreter's lock."""
-
-    def describe(_name: str, index: int, _runner: Any) -> dict[str, Any]:
-        with session:
-            tflite = session.owner
-            if tflite is None:
-                raise ClosedError("the interpreter has been closed")
-            return tflite._get_tensor_details(index, subgraph_index)  # type: ignore[no-any-return]
-
-    return describe
+        for kind, details in (
+            ("input", tflite.get_input_details()),
+            ("output", tflite.get_output_details()),
+        )
+    )
+    return {SYNTHESIZED_KEY: SignatureSpec(SYNTHESIZED_KEY, 0, inputs, outputs, True)}
