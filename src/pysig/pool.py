@@ -120,6 +120,11 @@ class Pool:
         return self._closed
 
     @property
+    def runtime(self) -> str:
+        """The runtime every interpreter of the pool runs on: ``"tflite"`` or ``"litert"``."""
+        return self._interpreters[0].runtime
+
+    @property
     def signature_list(self) -> dict[str, dict[str, list[str]]]:
         """Signature keys with their input and output names, in tf.lite's format."""
         return self.get_signature_list()

@@ -137,6 +137,11 @@ class SignatureRunner(_pysig.Runner):
         """Output name -> tf.lite's tensor details, as for ``get_input_details``."""
         return self._details(self._signature.outputs)
 
+    @property
+    def runtime(self) -> str:
+        """The runtime that runs this signature: ``"tflite"`` or ``"litert"``."""
+        return str(self._session.runtime)
+
     def _details(self, tensors: Mapping[str, TensorSpec]) -> dict[str, dict[str, Any]]:
         """The file's facts, with each tensor's current shape from the runtime."""
         return {name: spec.details(self._shape(name)) for name, spec in tensors.items()}

@@ -14,13 +14,13 @@ import sys
 from typing import Sequence
 
 import numpy as np
-import tflite_runtime
 
 from .._resources import DEMO_MODEL_PATH
 from .._version import __version__
 from ..bench.inputs import BadArgument
 from ..bench.plot import PlotUnavailable
 from ..errors import PysigError
+from ..runtime.versions import installed_versions
 from . import bench, info, run, signatures
 from .common import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE
 
@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--version",
         action="version",
-        version=f"%(prog)s {__version__} (tflite-runtime {tflite_runtime.__version__}, "
+        version=f"%(prog)s {__version__} ({installed_versions()}, "
         f"numpy {np.__version__}, Python {sys.version.split()[0]})",
     )
     commands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
