@@ -359,7 +359,7 @@ def test_json_tensor_number_cases(server: Server) -> None:
         ('{"instances": [[1,2,3,4],["a","b","c","d"]]}', "not of expected type"),
         ('{"instances": [[1,2,3,true]]}', "not of expected type"),
         ('{"instances": [[1,2,3,null]]}', "not of expected type"),
-        XX
+        ('{"instances": [[1,2,3,{"a": 1}]]}', "Type: Object is not of expected type"),
         ('{"instances": 5}', "to be an list/array"),
         ('{"instances": []}', "No values in 'instances' array"),
         ('{"signature_name": "scale"}', "Missing 'inputs' or 'instances' key"),

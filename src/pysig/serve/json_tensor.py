@@ -246,9 +246,13 @@ def tensor(value: Any, spec: TensorSpec, has_bools: bool) -> NDArray[Any]:
                 f"JSON Value: {_debug(value)} holds a value outside the range of "
                 f"{spec.tf_dtype} ([{limits.min}, {limits.max}])"
             )
-    # Numbers beyond a float32's range become +-inf and tiny ones 0, as in TF Serving.
-    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        return array.astype(spec.dtype, copy=False)
+    if array.dtype == spec.dtype:
+        return array
+    if kind == "f" and (array.dtype.itemsize > spec.dtype.itemsize or spec.dtype.itemsize < 4):
+        # Numbers beyond a float32's range become +-inf and tiny ones 0, as in TF Serving.
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            return array.astype(spec.dtype)
+    return array.astype(spec.dtype)
 
 
 def _explain(value: Any, spec: TensorSpec) -> InvalidArgument:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Dict, Tuple
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -58,11 +60,23 @@ class Metrics:
             registry=self.registry,
         )
 
+        # Label lookups cost more than the updates: each combination's children, kept.
+        self._children: Dict[Tuple[str, str, int], Tuple[Any, Any, Any]] = {}
+
     def observe(self, model: str, api: str, code: int, seconds: float) -> None:
-        self.requests.labels(model, api, str(code)).inc()
-        if code >= 400:
-            self.errors.labels(model, api, str(code)).inc()
-        self.latency.labels(model, api).observe(seconds)
+        children = self._children.get((model, api, code))
+        if children is None:
+            children = (
+                self.requests.labels(model, api, str(code)),
+                self.errors.labels(model, api, str(code)) if code >= 400 else None,
+                self.latency.labels(model, api),
+            )
+            self._children[(model, api, code)] = children
+        requests, errors, latency = children
+        requests.inc()
+        if errors is not None:
+            errors.inc()
+        latency.observe(seconds)
 
     def page(self) -> bytes:
         return generate_latest(self.registry)

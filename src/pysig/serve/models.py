@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
@@ -30,6 +31,10 @@ from .signatures import SignatureSpec, metadata, signature_specs
 logger = logging.getLogger("pysig.serve")
 
 MODEL_FILE = "model.tflite"
+# Calls shorter than this on average, with inputs up to INLINE_BYTES, run on the event loop.
+INLINE_SECONDS = 0.001
+INLINE_BYTES = 64 << 10
+_PROBES = 3
 SINGLE_FILE_VERSION = 1
 
 
@@ -56,6 +61,11 @@ class Servable:
         self._limit = pool.size + options.max_queued_requests
         self._metrics = metrics
         self.held = 0
+        self._in_threads = 0  # calls handed to the pool's threads and not yet answered
+        # Per signature, how long its first calls took, run on the event loop where the
+        # time is the call's own (no thread hand-off); the shortest decides where the
+        # signature's later calls run (a machine busy elsewhere delays some calls, never all).
+        self._probes: Dict[str, List[float]] = {}
         self._drained: asyncio.Event | None = None
         self.batchers: Dict[str, Batcher] = {}
         if options.batching is not None:
@@ -94,7 +104,26 @@ class Servable:
                 f"requests in flight, the most it takes (--max_queued_requests plus its "
                 f"{self.pool.size} interpreters): retry later"
             )
-        return await self.pool.run_async(spec.key, **inputs)
+        probes = self._probes.setdefault(spec.key, [])
+        if (
+            (len(probes) < _PROBES or min(probes) < INLINE_SECONDS)
+            and self._in_threads < self.pool.size
+            and sum(value.nbytes for value in inputs.values()) <= INLINE_BYTES
+        ):
+            # A call this short costs less than handing it to a thread and back. Calls on
+            # the event loop run one at a time and the threads hold fewer interpreters than
+            # the pool has, so one is idle: this never waits for an interpreter.
+            started = time.perf_counter()
+            outputs = self.pool.run(spec.key, **inputs)
+            if len(probes) < _PROBES:
+                probes.append(time.perf_counter() - started)
+        else:
+            self._in_threads += 1
+            try:
+                outputs = await self.pool.run_async(spec.key, **inputs)
+            finally:
+                self._in_threads -= 1
+        return outputs
 
     async def drain_and_close(self) -> None:
         """Wait for the requests that hold this version, then release its interpreters."""
