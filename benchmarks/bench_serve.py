@@ -28,10 +28,13 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, List, NamedTuple, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 import orjson
+
+import pysig
+from pysig.pool import usable_cpus
 
 HERE = Path(__file__).resolve().parent
 MODELS = HERE / ".models"
@@ -52,11 +55,11 @@ class Scenario(NamedTuple):
     model: str
     clients: int
     body: bytes  # the predict request
-    inputs: Dict[str, np.ndarray]  # the same tensors, for the ceiling
+    inputs: dict[str, np.ndarray]  # the same tensors, for the ceiling
     configurations: Sequence[str]  # of "ceiling", "serve", "naive", "serve-batching"
 
 
-def scenarios() -> List[Scenario]:
+def scenarios() -> list[Scenario]:
     rng = np.random.default_rng(20240214)
     image = rng.uniform(-1, 1, (1, 224, 224, 3)).astype(np.float32)
     pixels = rng.integers(0, 256, (1, 224, 224, 3)).astype(np.uint8)
@@ -102,8 +105,9 @@ def scenarios() -> List[Scenario]:
 
 def naive_app(model_path: str) -> Any:
     """What users write today: FastAPI, one tflite_runtime interpreter, one lock."""
-    from fastapi import FastAPI
-    from tflite_runtime.interpreter import Interpreter
+    # Imported here: only the naive server's process needs them.
+    from fastapi import FastAPI  # noqa: PLC0415
+    from tflite_runtime.interpreter import Interpreter  # noqa: PLC0415
 
     interpreter = Interpreter(model_path=model_path)
     interpreter.allocate_tensors()
@@ -113,13 +117,15 @@ def naive_app(model_path: str) -> Any:
     app = FastAPI()
 
     @app.post("/v1/models/{name}:predict")
-    def predict(name: str, request: Dict[str, Any]) -> Dict[str, Any]:
+    def predict(name: str, request: dict[str, Any]) -> dict[str, Any]:  # noqa: ARG001
         if "instances" in request:
             (input_name,) = details
             inputs = {input_name: request["instances"]}
         else:
             inputs = request["inputs"]
-        arrays = {key: np.array(value, dtype=details[key]["dtype"]) for key, value in inputs.items()}
+        arrays = {
+            key: np.array(value, dtype=details[key]["dtype"]) for key, value in inputs.items()
+        }
         with lock:
             outputs = runner(**arrays)
         values = {key: value.tolist() for key, value in outputs.items()}
@@ -130,7 +136,7 @@ def naive_app(model_path: str) -> Any:
 
 
 def run_naive(model_path: str, port: int) -> None:
-    import uvicorn
+    import uvicorn  # noqa: PLC0415  (the naive server's process only)
 
     uvicorn.run(naive_app(model_path), host="127.0.0.1", port=port, log_level="warning")
 
@@ -145,7 +151,7 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, command: List[str], port: int) -> None:
+    def __init__(self, command: list[str], port: int) -> None:
         self.port = port
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + START_SECONDS
@@ -201,22 +207,26 @@ def wrk(port: int, body: bytes, clients: int, seconds: float) -> Result:
         ).stdout  # fmt: skip
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
     errors = int(bad.group(1)) if bad else 0
     errors += sum(map(int, socket_errors.groups())) if socket_errors else 0
     return Result(rate, _wrk_ms(output, "50%"), _wrk_ms(output, "99%"), errors, 0.0)
 
 
 def _wrk_ms(output: str, percentile: str) -> float:
-    value, unit = re.search(rf"^\s+{percentile}\s+([\d.]+)(us|ms|s)\s*$", output, re.M).groups()  # type: ignore[union-attr]
+    value, unit = re.search(
+        rf"^\s+{percentile}\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE
+    ).groups()  # type: ignore[union-attr]
     return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
 
 
-def ceiling(pool: Any, inputs: Dict[str, np.ndarray], clients: int, seconds: float) -> Result:
-    latencies: List[List[float]] = [[] for _ in range(clients)]
+def ceiling(pool: Any, inputs: dict[str, np.ndarray], clients: int, seconds: float) -> Result:
+    latencies: list[list[float]] = [[] for _ in range(clients)]
     stop = time.perf_counter() + seconds
 
-    def client(own: List[float]) -> None:
+    def client(own: list[float]) -> None:
         while True:
             began = time.perf_counter()
             if began > stop:
@@ -241,8 +251,6 @@ def measure(
 ) -> Result:
     model_path = str(MODELS / f"{scenario.model}.tflite")
     if configuration == "ceiling":
-        import pysig
-
         with pysig.Pool(model_path, size=cpus) as pool:
             ceiling(pool, scenario.inputs, scenario.clients, min(2.0, seconds))  # warm-up
             before = time.process_time()
@@ -274,21 +282,21 @@ def load_average() -> str:
 
 
 def run(seconds: float, rounds: int) -> str:
-    from pysig.pool import usable_cpus
-
     cpus = usable_cpus()
-    batching = tempfile.NamedTemporaryFile("w", suffix=".config", delete=False)
-    batching.write(
+    folder = tempfile.TemporaryDirectory()
+    batching = Path(folder.name) / "batching.config"
+    batching.write_text(
         f"max_batch_size {{ value: 8 }}\nbatch_timeout_micros {{ value: 0 }}\n"
         f"max_enqueued_batches {{ value: 64 }}\nnum_batch_threads {{ value: {cpus} }}\n"
     )
-    batching.close()
     lines = [
         "# pysig serve benchmark",
         "",
-        f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, {cpus} CPUs, "
-        f"{rounds} rounds of {seconds:.0f} s per configuration; load average before: "
-        f"{load_average()}.",
+        (
+            f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, {cpus} CPUs, "
+            f"{rounds} rounds of {seconds:.0f} s per configuration; load average before: "
+            f"{load_average()}."
+        ),
         "Rates are requests (ceiling: calls) per second, medians over rounds; ratios within a round.",
         "",
         "| scenario | configuration | req/s | p50 ms | p99 ms | errors | CPU us/req | ratio |",
@@ -298,18 +306,18 @@ def run(seconds: float, rounds: int) -> str:
         if not (MODELS / f"{scenario.model}.tflite").exists():
             print(f"skipping {scenario.name}: run benchmarks/make_models.py", file=sys.stderr)
             continue
-        results: Dict[str, List[Result]] = {name: [] for name in scenario.configurations}
+        results: dict[str, list[Result]] = {name: [] for name in scenario.configurations}
         for round_number in range(rounds):
             order = list(scenario.configurations)
             if round_number % 2:
                 order.reverse()
             for configuration in order:
-                result = measure(scenario, configuration, cpus, seconds, batching.name)
+                result = measure(scenario, configuration, cpus, seconds, str(batching))
                 print(f"{scenario.name} / {configuration}: {result}", file=sys.stderr, flush=True)
                 results[configuration].append(result)
         base = scenario.configurations[0]
         for configuration, samples in results.items():
-            ratios = [s.rate / b.rate for s, b in zip(samples, results[base])]
+            ratios = [s.rate / max(b.rate, 1e-9) for s, b in zip(samples, results[base])]
             ratio = "" if configuration == base else f"{statistics.median(ratios):.2f}x {base}"
             lines.append(
                 f"| {scenario.name} | {configuration} | "
@@ -320,23 +328,29 @@ def run(seconds: float, rounds: int) -> str:
                 f"{statistics.median(s.cpu_us for s in samples):.0f} | {ratio} |"
             )
         if "naive" in results and "serve" in results:
-            ratios = [s.rate / n.rate for s, n in zip(results["serve"], results["naive"])]
-            cpu = [n.cpu_us / s.cpu_us for s, n in zip(results["serve"], results["naive"])]
+            ratios = [
+                s.rate / max(n.rate, 1e-9) for s, n in zip(results["serve"], results["naive"])
+            ]
+            cpu = [
+                n.cpu_us / max(s.cpu_us, 1e-9) for s, n in zip(results["serve"], results["naive"])
+            ]
             lines.append(
                 f"| {scenario.name} | serve / naive | {statistics.median(ratios):.2f}x | | | | "
                 f"{statistics.median(cpu):.2f}x less | |"
             )
-    os.unlink(batching.name)
+    folder.cleanup()
     lines += ["", f"Load average after: {load_average()}."]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=8.0, help="per measurement (default: 8)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="per measurement (default: 10)")
     parser.add_argument("--rounds", type=int, default=2, help="(default: 2)")
     parser.add_argument("--write", action="store_true", help=f"write {RESULTS_MD.name}")
-    parser.add_argument("--naive-server", nargs=2, metavar=("MODEL", "PORT"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--naive-server", nargs=2, metavar=("MODEL", "PORT"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
     if args.naive_server:
         run_naive(args.naive_server[0], int(args.naive_server[1]))
@@ -346,7 +360,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.write:
         RESULTS_MD.write_text(report)
     return 0
-
 
 
 if __name__ == "__main__":

@@ -29,7 +29,10 @@ class Server:
     def __init__(self, args: Sequence[str], ready_model: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._log = tempfile.NamedTemporaryFile(prefix="pysig-serve-", suffix=".log", delete=False)
+        # Open for the server's whole life; close() closes it.
+        self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115
+            prefix="pysig-serve-", suffix=".log", delete=False
+        )
         command = [sys.executable, "-m", "pysig", "serve", "--host", "127.0.0.1"]
         command += ["--rest_api_port", str(self.port), *args]
         self.process = subprocess.Popen(
@@ -42,7 +45,9 @@ class Server:
         deadline = time.monotonic() + START_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise AssertionError(f"pysig serve exited with {self.process.returncode}:\n{self.log()}")
+                raise AssertionError(
+                    f"pysig serve exited with {self.process.returncode}:\n{self.log()}"
+                )
             try:
                 if self.client.get(f"/v1/models/{model}").status_code == 200:
                     return

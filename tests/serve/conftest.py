@@ -8,7 +8,6 @@ from typing import Callable, Iterator
 
 import pytest
 from _server import Server
-
 from _support import model_path
 
 

@@ -12,16 +12,17 @@ import hypothesis.errors
 import requests
 import schemathesis
 from _server import Server
+from _support import model_path
 from hypothesis import HealthCheck, Phase, strategies
 from schemathesis import GenerationMode
-
-from _support import model_path
 
 # Cases per operation and mode; the suite's run is short, a longer one takes the variable.
 CASES = int(os.environ.get("PYSIG_SERVE_FUZZ_CASES", "10"))
 
 
-def test_fuzz_from_openapi_gives_no_server_error(tmp_path: Path, start_server: Callable[..., Server]) -> None:
+def test_fuzz_from_openapi_gives_no_server_error(
+    tmp_path: Path, start_server: Callable[..., Server]
+) -> None:
     config = tmp_path / "models.config"
     config.write_text(
         "model_config_list {\n"
@@ -30,7 +31,11 @@ def test_fuzz_from_openapi_gives_no_server_error(tmp_path: Path, start_server: C
         "}\n"
     )
     server = start_server(
-        "--model_config_file", str(config), "--enable_batching", "--max_request_bytes", "100000",
+        "--model_config_file",
+        str(config),
+        "--enable_batching",
+        "--max_request_bytes",
+        "100000",
         ready_model="half",
     )
     schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json")
@@ -44,10 +49,14 @@ def test_fuzz_from_openapi_gives_no_server_error(tmp_path: Path, start_server: C
     assert not failures, "\n".join(failures[:10])
     assert server.alive()
     assert server.get("/v1/models/half").status_code == 200
-    assert server.post("/v1/models/half:predict", {"instances": [1.0]}).json() == {"predictions": [3.5]}
+    assert server.post("/v1/models/half:predict", {"instances": [1.0]}).json() == {
+        "predictions": [3.5]
+    }
 
 
-def fuzz(operation: Any, mode: GenerationMode, url: str, session: requests.Session, failures: list[str]) -> None:
+def fuzz(
+    operation: Any, mode: GenerationMode, url: str, session: requests.Session, failures: list[str]
+) -> None:
     """Send CASES generated requests for one operation; note every 5xx answer."""
 
     @hypothesis.settings(
@@ -62,7 +71,9 @@ def fuzz(operation: Any, mode: GenerationMode, url: str, session: requests.Sessi
         case = data.draw(operation.as_strategy(generation_mode=mode))
         response = case.call(base_url=url, session=session, timeout=60)
         if response.status_code >= 500:
-            failures.append(f"{case.as_curl_command()} -> {response.status_code} {response.text[:300]}")
+            failures.append(
+                f"{case.as_curl_command()} -> {response.status_code} {response.text[:300]}"
+            )
 
     try:
         check()

@@ -13,9 +13,9 @@ from typing import Any, Iterator
 import numpy as np
 import pytest
 from _server import Server
+from _support import model_path
 
 import pysig
-from _support import model_path
 
 MODELS = {
     "half": "half_plus_three",
@@ -37,7 +37,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     for name, model in MODELS.items():
         (root / name / "1").mkdir(parents=True)
         (root / name / "1" / "model.tflite").write_bytes(Path(model_path(model)).read_bytes())
-        entries.append(f"  config {{ name: '{name}' base_path: '{root / name}' model_platform: 'tensorflow' }}")
+        entries.append(
+            f"  config {{ name: '{name}' base_path: '{root / name}' model_platform: 'tensorflow' }}"
+        )
     entries.append(f'  config {{ name: "demo" base_path: "{pysig.DEMO_MODEL_PATH}" }}')
     config = root / "models.config"
     config.write_text("model_config_list {\n" + "\n".join(entries) + "\n}\n")
@@ -85,7 +87,11 @@ def test_status_as_in_the_guide(server: Server) -> None:
     assert response.status_code == 200
     assert response.json() == {
         "model_version_status": [
-            {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
+            {
+                "version": "1",
+                "state": "AVAILABLE",
+                "status": {"error_code": "OK", "error_message": ""},
+            }
         ]
     }
     assert server.get("/v1/models/half/versions/1").json() == response.json()
@@ -141,7 +147,9 @@ def test_classify_results_match_the_interpreter(server: Server) -> None:
 
 def test_classify_and_regress_need_their_signature(server: Server) -> None:
     message = error_of(server.post("/v1/models/half:classify", {"examples": [{"x": 1.0}]}), 400)
-    assert "Expected classification signature method_name to be tensorflow/serving/classify" in message
+    assert (
+        "Expected classification signature method_name to be tensorflow/serving/classify" in message
+    )
     message = error_of(server.post("/v1/models/half:regress", {"examples": [{"x": 1.0}]}), 400)
     assert "tensorflow/serving/regress. Was: tensorflow/serving/predict" in message
 
@@ -196,13 +204,24 @@ def test_metadata_of_every_signature_matches_the_interpreter(server: Server) -> 
     interpreter = pysig.Interpreter(model_path("types"))
     names = interpreter.get_signature_list()
     assert list(signatures) == list(names)
-    dtypes = {"bool": "DT_BOOL", "int64": "DT_INT64", "float16": "DT_HALF", "int8": "DT_INT8",
-              "uint8": "DT_UINT8", "int32": "DT_INT32", "float32": "DT_FLOAT", "bytes": "DT_STRING"}
+    dtypes = {
+        "bool": "DT_BOOL",
+        "int64": "DT_INT64",
+        "float16": "DT_HALF",
+        "int8": "DT_INT8",
+        "uint8": "DT_UINT8",
+        "int32": "DT_INT32",
+        "float32": "DT_FLOAT",
+        "bytes": "DT_STRING",
+    }
     for key, signature in signatures.items():
         runner = interpreter.get_signature_runner(key)
         assert list(signature["inputs"]) == names[key]["inputs"]
         assert list(signature["outputs"]) == names[key]["outputs"]
-        for kind, details in (("inputs", runner.get_input_details()), ("outputs", runner.get_output_details())):
+        for kind, details in (
+            ("inputs", runner.get_input_details()),
+            ("outputs", runner.get_output_details()),
+        ):
             for name, info in signature[kind].items():
                 assert info["dtype"] == dtypes[np.dtype(details[name]["dtype"]).name]
                 sizes = [int(dim["size"]) for dim in info["tensor_shape"]["dim"]]
@@ -214,7 +233,9 @@ def test_model_without_signatures_is_served_as_serving_default(server: Server) -
     signatures = server.get("/v1/models/no_signature/metadata").json()["metadata"]["signature_def"]
     assert list(signatures["signature_def"]) == ["serving_default"]
     a, b = np.array([[1.5, 2, 3]], np.float32), np.array([[4, 5, 6.25]], np.float32)
-    response = server.post("/v1/models/no_signature:predict", {"instances": [{"a": a[0].tolist(), "b": b[0].tolist()}]})
+    response = server.post(
+        "/v1/models/no_signature:predict", {"instances": [{"a": a[0].tolist(), "b": b[0].tolist()}]}
+    )
     assert response.status_code == 200, response.text
     expected = reference("no_signature", "serving_default", a=a, b=b)
     (row,) = response.json()["predictions"]
@@ -227,13 +248,26 @@ def test_model_without_signatures_is_served_as_serving_default(server: Server) -
 
 def test_every_dtype_round_trips_bit_for_bit(server: Server) -> None:
     cases = [
-        ("logical", {"a": [True, False, True, False], "b": [True, True, False, False]},
-         {"a": np.array([1, 0, 1, 0], bool), "b": np.array([1, 1, 0, 0], bool)}),
-        ("int64_add", {"x": [2**62, -5, 7], "y": [1, 2, -(2**40)]},
-         {"x": np.array([2**62, -5, 7], np.int64), "y": np.array([1, 2, -(2**40)], np.int64)}),
-        ("half", {"x": [0.1, 1.5, -2.0, 65504.0]}, {"x": np.array([0.1, 1.5, -2.0, 65504.0], np.float16)}),
-        ("int8_ops", {"x": [-128, -1, 0, 127], "u": [0, 1, 200, 255]},
-         {"x": np.array([-128, -1, 0, 127], np.int8), "u": np.array([0, 1, 200, 255], np.uint8)}),
+        (
+            "logical",
+            {"a": [True, False, True, False], "b": [True, True, False, False]},
+            {"a": np.array([1, 0, 1, 0], bool), "b": np.array([1, 1, 0, 0], bool)},
+        ),
+        (
+            "int64_add",
+            {"x": [2**62, -5, 7], "y": [1, 2, -(2**40)]},
+            {"x": np.array([2**62, -5, 7], np.int64), "y": np.array([1, 2, -(2**40)], np.int64)},
+        ),
+        (
+            "half",
+            {"x": [0.1, 1.5, -2.0, 65504.0]},
+            {"x": np.array([0.1, 1.5, -2.0, 65504.0], np.float16)},
+        ),
+        (
+            "int8_ops",
+            {"x": [-128, -1, 0, 127], "u": [0, 1, 200, 255]},
+            {"x": np.array([-128, -1, 0, 127], np.int8), "u": np.array([0, 1, 200, 255], np.uint8)},
+        ),
     ]
     for key, body, inputs in cases:
         response = server.post("/v1/models/types:predict", {"signature_name": key, "inputs": body})
@@ -271,7 +305,10 @@ def test_strings_and_b64_in_row_format(server: Server) -> None:
 
 def test_non_utf8_string_outputs_come_back_as_b64(server: Server) -> None:
     raw = b"\xff\xfe binary"
-    body = {"signature_name": "strings", "inputs": {"s": [{"b64": base64.b64encode(raw).decode()}], "i": [0]}}
+    body = {
+        "signature_name": "strings",
+        "inputs": {"s": [{"b64": base64.b64encode(raw).decode()}], "i": [0]},
+    }
     response = server.post("/v1/models/types:predict", body)
     assert response.json() == {"outputs": [{"b64": base64.b64encode(raw).decode()}]}
 
@@ -279,14 +316,21 @@ def test_non_utf8_string_outputs_come_back_as_b64(server: Server) -> None:
 def test_several_outputs_row_and_columnar(server: Server) -> None:
     a = np.array([[1.5, 2.0], [3.0, 4.0]], np.float32)
     b = np.array([[0.5, -1.0], [2.0, 0.25]], np.float32)
-    response = server.post("/v1/models/multi:predict", {"signature_name": "mul", "inputs": {"a": a.tolist(), "b": b.tolist()}})
+    response = server.post(
+        "/v1/models/multi:predict",
+        {"signature_name": "mul", "inputs": {"a": a.tolist(), "b": b.tolist()}},
+    )
     assert response.status_code == 200, response.text
     assert_same(response.json()["outputs"], reference("multi", "mul", a=a, b=b)["product"])
     x = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], np.float32)
-    row = server.post("/v1/models/dynamic:predict", {"signature_name": "reduce", "instances": x.tolist()})
+    row = server.post(
+        "/v1/models/dynamic:predict", {"signature_name": "reduce", "instances": x.tolist()}
+    )
     # A scalar output cannot be split into rows.
     assert "no shape information" in error_of(row, 400)
-    columns = server.post("/v1/models/dynamic:predict", {"signature_name": "reduce", "inputs": x.tolist()})
+    columns = server.post(
+        "/v1/models/dynamic:predict", {"signature_name": "reduce", "inputs": x.tolist()}
+    )
     assert columns.status_code == 200, columns.text
     expected = reference("dynamic", "reduce", x=x)
     assert set(columns.json()["outputs"]) == {"total", "row_sums"}
@@ -296,7 +340,9 @@ def test_several_outputs_row_and_columnar(server: Server) -> None:
 
 def test_data_dependent_output_shape(server: Server) -> None:
     x = [1.0, -2.0, 3.0, 0.0, 5.0]
-    response = server.post("/v1/models/dynamic:predict", {"signature_name": "positives", "instances": x})
+    response = server.post(
+        "/v1/models/dynamic:predict", {"signature_name": "positives", "instances": x}
+    )
     assert response.json() == {"predictions": [1.0, 3.0, 5.0]}
 
 
@@ -305,12 +351,20 @@ def test_quantized_and_zero_input_and_stateful_models(server: Server) -> None:
     response = server.post("/v1/models/quant:predict", {"instances": x.tolist()})
     assert response.status_code == 200, response.text
     assert_same(response.json()["predictions"], reference("quant", "serving_default", x=x)["y"])
-    constant = server.post("/v1/models/zero_input:predict", {"signature_name": "constant", "inputs": {}})
+    constant = server.post(
+        "/v1/models/zero_input:predict", {"signature_name": "constant", "inputs": {}}
+    )
     assert_same(constant.json()["outputs"], reference("zero_input", "constant")["value"])
     # The counter's variable lives in the version's one interpreter, across requests.
-    base = server.post("/v1/models/counter:predict", {"signature_name": "read", "inputs": {}}).json()["outputs"]
-    server.post("/v1/models/counter:predict", {"signature_name": "increment", "inputs": {"delta": 5}})
-    after = server.post("/v1/models/counter:predict", {"signature_name": "read", "inputs": {}}).json()["outputs"]
+    base = server.post(
+        "/v1/models/counter:predict", {"signature_name": "read", "inputs": {}}
+    ).json()["outputs"]
+    server.post(
+        "/v1/models/counter:predict", {"signature_name": "increment", "inputs": {"delta": 5}}
+    )
+    after = server.post(
+        "/v1/models/counter:predict", {"signature_name": "read", "inputs": {}}
+    ).json()["outputs"]
     assert after == base + 5
 
 
@@ -329,7 +383,9 @@ def test_nan_and_infinity_tokens(server: Server) -> None:
 
 def test_json_tensor_number_cases(server: Server) -> None:
     def predict(values: str) -> Any:
-        return server.post("/v1/models/demo:predict", '{"signature_name": "scale", "instances": ' + values + "}")
+        return server.post(
+            "/v1/models/demo:predict", '{"signature_name": "scale", "instances": ' + values + "}"
+        )
 
     # Integers and decimals mix in a float tensor; precision is lost as float32 loses it.
     response = predict("[[1, 2.0, 3, 1435774380]]")
@@ -337,7 +393,12 @@ def test_json_tensor_number_cases(server: Server) -> None:
     expected = reference("demo", "scale", x=np.array([[1, 2, 3, 1435774380]], np.float32))["y"]
     assert_same(response.json()["predictions"], expected)
     # Beyond float32: +-inf (then the model's own arithmetic), tiny: 0.
-    assert predict(f"[[{np.finfo(np.float64).max!r}, {-np.finfo(np.float64).max!r}, 1e-320, 0]]").status_code == 200
+    assert (
+        predict(
+            f"[[{np.finfo(np.float64).max!r}, {-np.finfo(np.float64).max!r}, 1e-320, 0]]"
+        ).status_code
+        == 200
+    )
     # Beyond double: a parse error.
     assert "JSON Parse error" in error_of(predict("[[1e400, 0, 0, 0]]"), 400)
 
@@ -381,9 +442,13 @@ def test_predict_errors(server: Server, body: str, message: str) -> None:
 
 
 def test_errors_of_several_inputs(server: Server) -> None:
-    message = error_of(server.post("/v1/models/multi:predict", {"signature_name": "add", "instances": [1, 2]}), 400)
+    message = error_of(
+        server.post("/v1/models/multi:predict", {"signature_name": "add", "instances": [1, 2]}), 400
+    )
     assert "expecting list of objects" in message
-    message = error_of(server.post("/v1/models/multi:predict", {"signature_name": "add", "inputs": [1, 2, 3]}), 400)
+    message = error_of(
+        server.post("/v1/models/multi:predict", {"signature_name": "add", "inputs": [1, 2, 3]}), 400
+    )
     assert "expecting an object" in message
 
 
@@ -398,7 +463,11 @@ def test_errors_of_several_inputs(server: Server) -> None:
     ],
 )
 def test_integer_errors(server: Server, value: str, message: str) -> None:
-    body = '{"signature_name": "int8_ops", "inputs": {"x": [1, 2, 3, 4], "u": [1, 2, 3, ' + value + "]}}"
+    body = (
+        '{"signature_name": "int8_ops", "inputs": {"x": [1, 2, 3, 4], "u": [1, 2, 3, '
+        + value
+        + "]}}"
+    )
     assert message in error_of(server.post("/v1/models/types:predict", body), 400)
 
 
@@ -412,19 +481,55 @@ def test_base64_errors(server: Server) -> None:
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ({"signature_name": ["hello"], "examples": [{"x": 1.0}]}, "'signature_name' key must be a string"),
-        ({"signature_name": "tensorflow/serving/regress", "context": [{"x": 1.0}]}, "Example must be JSON object"),
+        (
+            {"signature_name": ["hello"], "examples": [{"x": 1.0}]},
+            "'signature_name' key must be a string",
+        ),
+        (
+            {"signature_name": "tensorflow/serving/regress", "context": [{"x": 1.0}]},
+            "Example must be JSON object",
+        ),
         ({"signature_name": "tensorflow/serving/regress", "examples": {"x": 1.0}}, "list/array"),
         ({"signature_name": "tensorflow/serving/regress", "examples": []}, "empty array"),
-        ({"signature_name": "tensorflow/serving/regress", "examples": [[{"x": 1.0}]]}, "Example must be JSON object"),
-        ({"signature_name": "tensorflow/serving/regress", "examples": [{"x": [10, None]}]}, "unexpected JSON type: Null"),
-        ({"signature_name": "tensorflow/serving/regress", "examples": [{"x": [10, 10.0]}]}, "x expecting type: int64"),
-        ({"signature_name": "tensorflow/serving/regress", "examples": [{"x": [10, {"t": 10}]}]}, "unexpected JSON type: Object"),
-        ({"signature_name": "tensorflow/serving/regress", "examples": [{"x": [[10], 20]}]}, "unexpected JSON type: Array"),
-        ({"signature_name": "tensorflow/serving/regress", "examples": [{"x": [20, 18446744073709551603]}]}, "Only int64_t is supported"),
-        ({"signature_name": "tensorflow/serving/regress", "examples": [{"y": 1.0}]}, "no feature 'x'"),
-        ({"signature_name": "tensorflow/serving/regress", "examples": [{"x": "a"}]}, "holds bytes values"),
-        ({"signature_name": "tensorflow/serving/regress", "examples": [{"x": [1.0, 2.0]}]}, "do not fit"),
+        (
+            {"signature_name": "tensorflow/serving/regress", "examples": [[{"x": 1.0}]]},
+            "Example must be JSON object",
+        ),
+        (
+            {"signature_name": "tensorflow/serving/regress", "examples": [{"x": [10, None]}]},
+            "unexpected JSON type: Null",
+        ),
+        (
+            {"signature_name": "tensorflow/serving/regress", "examples": [{"x": [10, 10.0]}]},
+            "x expecting type: int64",
+        ),
+        (
+            {"signature_name": "tensorflow/serving/regress", "examples": [{"x": [10, {"t": 10}]}]},
+            "unexpected JSON type: Object",
+        ),
+        (
+            {"signature_name": "tensorflow/serving/regress", "examples": [{"x": [[10], 20]}]},
+            "unexpected JSON type: Array",
+        ),
+        (
+            {
+                "signature_name": "tensorflow/serving/regress",
+                "examples": [{"x": [20, 18446744073709551603]}],
+            },
+            "Only int64_t is supported",
+        ),
+        (
+            {"signature_name": "tensorflow/serving/regress", "examples": [{"y": 1.0}]},
+            "no feature 'x'",
+        ),
+        (
+            {"signature_name": "tensorflow/serving/regress", "examples": [{"x": "a"}]},
+            "holds bytes values",
+        ),
+        (
+            {"signature_name": "tensorflow/serving/regress", "examples": [{"x": [1.0, 2.0]}]},
+            "do not fit",
+        ),
         ({"signature_name": "tensorflow/serving/regress"}, "'examples' is expected"),
     ],
 )
@@ -433,7 +538,10 @@ def test_regress_errors(server: Server, body: dict[str, Any], message: str) -> N
 
 
 def test_regress_features_of_every_kind(server: Server) -> None:
-    body = {"signature_name": "tensorflow/serving/regress", "examples": [{"x": 2}, {"x": [True]}, {"x": [NAN_TOKEN]}]}
+    body = {
+        "signature_name": "tensorflow/serving/regress",
+        "examples": [{"x": 2}, {"x": [True]}, {"x": [NAN_TOKEN]}],
+    }
     text = json.dumps(body).replace(f'"{NAN_TOKEN}"', "NaN")
     response = server.post("/v1/models/half:regress", text)
     assert response.status_code == 200, response.text
@@ -473,15 +581,27 @@ def test_routing_errors(server: Server, method: str, path: str, status: int, mes
 
 def test_runtime_refusals_leave_the_server_working(server: Server) -> None:
     # An empty ARG_MAX axis: pysig refuses it before the runtime could crash on it.
-    refused = server.post("/v1/models/arg_reduce:predict", {"signature_name": "over_dynamic_axis", "instances": [[]]})
+    refused = server.post(
+        "/v1/models/arg_reduce:predict", {"signature_name": "over_dynamic_axis", "instances": [[]]}
+    )
     assert "ARG" in error_of(refused, 400) or "empty" in refused.json()["error"]
     x = np.array([[0.5, 3.0, -1.0]], np.float32)
-    good = server.post("/v1/models/arg_reduce:predict", {"signature_name": "over_dynamic_axis", "instances": x.tolist()})
-    assert_same(good.json()["predictions"], reference("arg_reduce", "over_dynamic_axis", x=x)["index"])
+    good = server.post(
+        "/v1/models/arg_reduce:predict",
+        {"signature_name": "over_dynamic_axis", "instances": x.tolist()},
+    )
+    assert_same(
+        good.json()["predictions"], reference("arg_reduce", "over_dynamic_axis", x=x)["index"]
+    )
     # GATHER with an index out of range fails in the runtime.
-    bad = server.post("/v1/models/types:predict", {"signature_name": "strings", "inputs": {"s": ["a"], "i": [5]}})
+    bad = server.post(
+        "/v1/models/types:predict", {"signature_name": "strings", "inputs": {"s": ["a"], "i": [5]}}
+    )
     error_of(bad, 400)
-    fine = server.post("/v1/models/types:predict", {"signature_name": "strings", "inputs": {"s": ["a", "b"], "i": [1]}})
+    fine = server.post(
+        "/v1/models/types:predict",
+        {"signature_name": "strings", "inputs": {"s": ["a", "b"], "i": [1]}},
+    )
     assert fine.json() == {"outputs": ["b"]}
 
 

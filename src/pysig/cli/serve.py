@@ -27,8 +27,12 @@ def add_parser(commands: Any) -> None:
     )
     command.set_defaults(handler=_serve, parser=command)
     models = command.add_argument_group("models (as TF Serving's flags)")
-    models.add_argument("--model_name", default="default", help="name of the model (default: default)")
-    models.add_argument("--model_base_path", help="folder of numeric version folders, or a .tflite file")
+    models.add_argument(
+        "--model_name", default="default", help="name of the model (default: default)"
+    )
+    models.add_argument(
+        "--model_base_path", help="folder of numeric version folders, or a .tflite file"
+    )
     models.add_argument(
         "--model_config_file",
         help="a ModelServerConfig text file with a model_config_list (instead of --model_name "
@@ -99,14 +103,15 @@ def add_parser(commands: Any) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     try:
-        from ..serve.config import (
+        # The serve extra's modules, imported only by this command.
+        from ..serve.config import (  # noqa: PLC0415
             ConfigError,
             ModelConfig,
             read_batching_parameters,
             read_model_config_file,
         )
-        from ..serve.models import ServingOptions
-        from ..serve.server import ServerOptions, run
+        from ..serve.models import ServingOptions  # noqa: PLC0415
+        from ..serve.server import ServerOptions, run  # noqa: PLC0415
     except ImportError as error:
         raise BadArgument(
             f'pysig serve needs the serve extra: pip install "pysig[serve]" ({error})'
@@ -128,7 +133,9 @@ def _serve(args: argparse.Namespace) -> int:
         if args.batching_parameters_file is not None and not args.enable_batching:
             raise BadArgument("--batching_parameters_file needs --enable_batching")
         batching = (
-            read_batching_parameters(args.batching_parameters_file) if args.enable_batching else None
+            read_batching_parameters(args.batching_parameters_file)
+            if args.enable_batching
+            else None
         )
     except ConfigError as error:
         raise BadArgument(str(error)) from None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Awaitable, Callable, Dict, Optional
+from typing import Any, Awaitable, Callable, Dict
 
 import orjson
 
@@ -45,7 +45,7 @@ class App:
         self.manager = manager
         self.metrics = metrics
         self.max_request_bytes = max_request_bytes
-        self.startup_error: Optional[BaseException] = None
+        self.startup_error: BaseException | None = None
         self._openapi = orjson.dumps(document("pysig serve", __version__, list(manager.models)))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -86,7 +86,11 @@ class App:
                     model = target.model
                 status, payload = 200, await self._api(target, body)
             elif path == METRICS_PATH and method == "GET":
-                status, payload, content_type = 200, self.metrics.page(), METRICS_CONTENT_TYPE.encode()
+                status, payload, content_type = (
+                    200,
+                    self.metrics.page(),
+                    METRICS_CONTENT_TYPE.encode(),
+                )
                 api = "metrics"
             elif path == OPENAPI_PATH and method == "GET":
                 status, payload = 200, self._openapi
@@ -97,7 +101,7 @@ class App:
         except ApiError as error:
             status, payload = int(error.status), json_tensor.error_body(error.message)
             logger.warning("%s %s -> %d: %s", method, path, status, error.message)
-        except Exception as error:  # noqa: BLE001  (a bug must cost one request, not the server)
+        except Exception as error:
             status = 500
             payload = json_tensor.error_body(f"internal error: {type(error).__name__}: {error}")
             logger.exception("%s %s -> 500", method, path)
@@ -152,9 +156,9 @@ class App:
         document = json_tensor.loads(body)
         name = json_tensor.signature_name(document)
         if target.api == "predict":
-            return await self._call(target, name, lambda spec, servable: self._predict(
-                document, body, spec, servable
-            ))
+            return await self._call(
+                target, name, lambda spec, servable: self._predict(document, body, spec, servable)
+            )
         items, context = json_tensor.examples(document)
         method = CLASSIFY if target.api == "classify" else REGRESS
         kind = "classification" if target.api == "classify" else "regression"
@@ -180,7 +184,7 @@ class App:
     async def _call(
         self,
         target: Route,
-        signature: Optional[str],
+        signature: str | None,
         work: Callable[[SignatureSpec, Servable], Awaitable[bytes]],
     ) -> bytes:
         servable = self.manager.resolve(target.model, target.version, target.label)
@@ -195,7 +199,7 @@ class App:
             servable.release()
 
     async def _predict(
-        self, document: Dict[str, Any], body: bytes, spec: SignatureSpec, servable: Servable
+        self, document: dict[str, Any], body: bytes, spec: SignatureSpec, servable: Servable
     ) -> bytes:
         # numpy would read a bool among numbers as 0 or 1: check values one by one only then.
         has_bools = b"true" in body or b"false" in body

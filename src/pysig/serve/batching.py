@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import deque
-from typing import Any, Awaitable, Callable, Deque, Dict, List, Tuple
+from typing import Any, Awaitable, Callable, Dict
 
 import numpy as np
 from numpy.typing import NDArray
@@ -29,7 +29,7 @@ Runner = Callable[[Tensors], Awaitable[Tensors]]
 class _Call:
     __slots__ = ("arrived", "future", "inputs", "key", "rows")
 
-    def __init__(self, inputs: Tensors, rows: int, key: Tuple[Any, ...], arrived: float) -> None:
+    def __init__(self, inputs: Tensors, rows: int, key: tuple[Any, ...], arrived: float) -> None:
         self.inputs = inputs
         self.rows = rows
         self.key = key
@@ -58,7 +58,7 @@ class Batcher:
         self._free_threads = threads
         self._on_batch = on_batch
         self._on_queue = on_queue
-        self._queue: Deque[_Call] = deque()
+        self._queue: deque[_Call] = deque()
         self._queued_rows = 0
         self._timer: asyncio.TimerHandle | None = None
         self._running: set[asyncio.Task[None]] = set()
@@ -87,7 +87,7 @@ class Batcher:
         self._schedule()
         return await call.future
 
-    def _key(self, inputs: Tensors) -> Tuple[Any, ...]:
+    def _key(self, inputs: Tensors) -> tuple[Any, ...]:
         if self._params.pad_variable_length_inputs:
             return tuple((name, value.dtype, value.ndim) for name, value in inputs.items())
         return tuple((name, value.dtype, value.shape[1:]) for name, value in inputs.items())
@@ -112,12 +112,12 @@ class Batcher:
             self._running.add(task)
             task.add_done_callback(self._running.discard)
 
-    def _take(self) -> List[_Call]:
+    def _take(self) -> list[_Call]:
         """The oldest call and the compatible calls after it, up to max_batch_size rows."""
         limit = self._params.max_batch_size
         key = self._queue[0].key
-        batch: List[_Call] = []
-        skipped: List[_Call] = []
+        batch: list[_Call] = []
+        skipped: list[_Call] = []
         rows = 0
         while self._queue and rows < limit:
             call = self._queue.popleft()
@@ -133,7 +133,7 @@ class Batcher:
         self._on_queue(len(self._queue))
         return batch
 
-    async def _execute(self, batch: List[_Call]) -> None:
+    async def _execute(self, batch: list[_Call]) -> None:
         try:
             try:
                 outputs = await self._run_merged(batch)
@@ -147,7 +147,10 @@ class Batcher:
             for call in batch:
                 if not call.future.done():
                     call.future.set_result(
-                        {name: value[offset : offset + call.rows] for name, value in outputs.items()}
+                        {
+                            name: value[offset : offset + call.rows]
+                            for name, value in outputs.items()
+                        }
                     )
                 offset += call.rows
         except Exception as error:  # noqa: BLE001  (handed to the callers)
@@ -168,7 +171,7 @@ class Batcher:
         if not call.future.done():
             call.future.set_result(result)
 
-    async def _run_merged(self, batch: List[_Call]) -> Tensors:
+    async def _run_merged(self, batch: list[_Call]) -> Tensors:
         rows = sum(call.rows for call in batch)
         size = self._params.padded_size(rows)
         inputs = {}
@@ -191,13 +194,14 @@ class Batcher:
         return outputs
 
 
-def _padded_to_largest(parts: List[NDArray[Any]]) -> List[NDArray[Any]]:
+def _padded_to_largest(parts: list[NDArray[Any]]) -> list[NDArray[Any]]:
     largest = np.max([part.shape[1:] for part in parts], axis=0)
     padded = []
     for part in parts:
         missing = [(0, 0)] + [(0, int(want - have)) for want, have in zip(largest, part.shape[1:])]
         if any(after for _, after in missing):
             fill = part.flat[0] if part.size else part.dtype.type()
-            part = np.pad(part, missing, mode="constant", constant_values=fill)
-        padded.append(part)
+            padded.append(np.pad(part, missing, mode="constant", constant_values=fill))
+        else:
+            padded.append(part)
     return padded

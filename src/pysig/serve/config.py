@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, text_format
-from google.protobuf import wrappers_pb2
+from google.protobuf import (
+    descriptor_pb2,
+    descriptor_pool,
+    message_factory,
+    text_format,
+    wrappers_pb2,
+)
 
 _PACKAGE = "pysig.serve"
 _FIELD = descriptor_pb2.FieldDescriptorProto
@@ -29,9 +34,9 @@ class VersionPolicy:
 
     kind: str = "latest"  # "latest", "all" or "specific"
     latest: int = 1
-    specific: Tuple[int, ...] = ()
+    specific: tuple[int, ...] = ()
 
-    def choose(self, available: List[int]) -> List[int]:
+    def choose(self, available: list[int]) -> list[int]:
         if self.kind == "all":
             return sorted(available)
         if self.kind == "specific":
@@ -44,7 +49,7 @@ class ModelConfig:
     name: str
     base_path: str
     policy: VersionPolicy = VersionPolicy()
-    labels: Dict[str, int] = field(default_factory=dict)
+    labels: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -54,8 +59,8 @@ class BatchingParameters:
     max_batch_size: int = 32
     batch_timeout_micros: int = 0
     max_enqueued_batches: int = 64
-    num_batch_threads: Optional[int] = None  # None: the model's pool size
-    allowed_batch_sizes: Tuple[int, ...] = ()
+    num_batch_threads: int | None = None  # None: the model's pool size
+    allowed_batch_sizes: tuple[int, ...] = ()
     pad_variable_length_inputs: bool = False
 
     def padded_size(self, rows: int) -> int:
@@ -139,7 +144,9 @@ def _declarations() -> descriptor_pb2.FileDescriptorProto:
         _field("version_labels", 8, message, own + "ModelConfig.VersionLabelsEntry", True),
     )
     model.nested_type.append(labels_entry)
-    config_list = _message("ModelConfigList", _field("config", 1, message, own + "ModelConfig", True))
+    config_list = _message(
+        "ModelConfigList", _field("config", 1, message, own + "ModelConfig", True)
+    )
     server = _message(
         "ModelServerConfig", _field("model_config_list", 1, message, own + "ModelConfigList")
     )

@@ -20,7 +20,7 @@ import binascii
 import enum
 import json
 import math
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple
 
 import numpy as np
 import orjson
@@ -146,9 +146,7 @@ def _from_instances(
     expected = set(inputs)
     for position, item in enumerate(instances):
         if not _is_named(item):
-            raise InvalidArgument(
-                f"Expecting object but got list at item {position} of input list"
-            )
+            raise InvalidArgument(f"Expecting object but got list at item {position} of input list")
         if set(item) != expected:
             unknown = sorted(set(item) - expected)
             if unknown:
@@ -410,8 +408,8 @@ def _example(value: Any) -> dict[str, Feature]:
     for name, content in value.items():
         kind = ""
         values: list[Any] = []
-        for item in content if isinstance(content, list) else [content]:
-            item_kind, item = _feature_value(name, item)
+        for element in content if isinstance(content, list) else [content]:
+            item_kind, item = _feature_value(name, element)
             if kind and item_kind != kind:
                 raise InvalidArgument(
                     f"Unexpected element type in feature: {name} expecting type: {kind}"
@@ -443,7 +441,9 @@ def _feature_value(name: str, item: Any) -> tuple[str, Any]:
 
 
 def example_inputs(
-    items: list[dict[str, Feature]], context: Mapping[str, Feature], inputs: Mapping[str, TensorSpec]
+    items: list[dict[str, Feature]],
+    context: Mapping[str, Feature],
+    inputs: Mapping[str, TensorSpec],
 ) -> Tensors:
     """Each input of the signature from the feature of the same name, one row per example."""
     for position, item in enumerate(items):
@@ -586,7 +586,7 @@ def _string_value(item: Any, as_b64: bool) -> Any:
 
 
 def classify_response(
-    scores: Optional[NDArray[Any]], classes: Optional[NDArray[Any]], batch: int
+    scores: NDArray[Any] | None, classes: NDArray[Any] | None, batch: int
 ) -> bytes:
     """``{"results": [[[label, score], ...] per example]}`` from the classify outputs."""
     for name, value in (("scores", scores), ("classes", classes)):
@@ -604,11 +604,7 @@ def classify_response(
         raise InvalidArgument(f"output 'scores' must be floats, not {scores.dtype.name}")
     count = (scores if scores is not None else classes).shape[1]  # type: ignore[union-attr]
     labels = [[""] * count] * batch if classes is None else _labels(classes)
-    values = (
-        [[0.0] * count] * batch
-        if scores is None
-        else _nested(scores, _float_value)
-    )
+    values = [[0.0] * count] * batch if scores is None else _nested(scores, _float_value)
     results = [
         [[label, score] for label, score in zip(label_row, score_row)]
         for label_row, score_row in zip(labels, values)
@@ -621,7 +617,10 @@ def classify_response(
 def _labels(classes: NDArray[Any]) -> list[list[str]]:
     if classes.dtype.kind in "OSU":
         return [
-            [item.decode("utf-8", "replace") if isinstance(item, bytes) else str(item) for item in row]
+            [
+                item.decode("utf-8", "replace") if isinstance(item, bytes) else str(item)
+                for item in row
+            ]
             for row in classes
         ]
     if classes.dtype.kind in "iu":

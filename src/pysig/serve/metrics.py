@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Tuple
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -11,7 +11,20 @@ METRICS_PATH = "/monitoring/prometheus/metrics"
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 _LATENCY_BUCKETS = (
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
 )
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
@@ -61,7 +74,7 @@ class Metrics:
         )
 
         # Label lookups cost more than the updates: each combination's children, kept.
-        self._children: Dict[Tuple[str, str, int], Tuple[Any, Any, Any]] = {}
+        self._children: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
 
     def observe(self, model: str, api: str, code: int, seconds: float) -> None:
         children = self._children.get((model, api, code))

@@ -16,7 +16,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import orjson
 
@@ -42,8 +42,8 @@ SINGLE_FILE_VERSION = 1
 class ServingOptions:
     """How every version is served: its pool, batching and the bound on waiting calls."""
 
-    pool_options: Dict[str, Any] = field(default_factory=dict)  # pysig.Pool keyword arguments
-    batching: Optional[BatchingParameters] = None  # None: batching off
+    pool_options: dict[str, Any] = field(default_factory=dict)  # pysig.Pool keyword arguments
+    batching: BatchingParameters | None = None  # None: batching off
     max_queued_requests: int = 64  # per version, beyond the calls its interpreters run
 
 
@@ -56,7 +56,7 @@ class Servable:
         self.model = model
         self.version = version
         self.pool = pool
-        self.signatures: Dict[str, SignatureSpec] = signature_specs(pool)
+        self.signatures: dict[str, SignatureSpec] = signature_specs(pool)
         self.metadata = orjson.dumps(metadata(model, version, self.signatures))
         self._limit = pool.size + options.max_queued_requests
         self._metrics = metrics
@@ -65,9 +65,9 @@ class Servable:
         # Per signature, how long its first calls took, run on the event loop where the
         # time is the call's own (no thread hand-off); the shortest decides where the
         # signature's later calls run (a machine busy elsewhere delays some calls, never all).
-        self._probes: Dict[str, List[float]] = {}
+        self._probes: dict[str, list[float]] = {}
         self._drained: asyncio.Event | None = None
-        self.batchers: Dict[str, Batcher] = {}
+        self.batchers: dict[str, Batcher] = {}
         if options.batching is not None:
             params = options.batching
             for key, spec in self.signatures.items():
@@ -140,7 +140,7 @@ class VersionState:
     state: str  # START, LOADING, AVAILABLE, UNLOADING or END
     error_code: str = "OK"
     error_message: str = ""
-    source: Optional[tuple[float, int]] = None  # the model file's (mtime, size) when loaded
+    source: tuple[float, int] | None = None  # the model file's (mtime, size) when loaded
 
 
 class Model:
@@ -148,8 +148,8 @@ class Model:
 
     def __init__(self, config: ModelConfig) -> None:
         self.config = config
-        self.versions: Dict[int, Servable] = {}
-        self.states: Dict[int, VersionState] = {}
+        self.versions: dict[int, Servable] = {}
+        self.states: dict[int, VersionState] = {}
 
     @property
     def name(self) -> str:
@@ -169,7 +169,7 @@ class Model:
             raise NotFound(f"Servable not found for request: Specific({self.name}, {version})")
         return servable
 
-    def available_versions(self) -> Dict[int, str]:
+    def available_versions(self) -> dict[int, str]:
         """Version number -> model file, for the versions found under the base path."""
         path = self.config.base_path
         if os.path.isfile(path):
@@ -193,12 +193,12 @@ class ModelManager:
 
     def __init__(
         self,
-        configs: List[ModelConfig],
+        configs: list[ModelConfig],
         options: ServingOptions,
         metrics: Metrics,
         poll_seconds: float,
     ) -> None:
-        self.models: Dict[str, Model] = {config.name: Model(config) for config in configs}
+        self.models: dict[str, Model] = {config.name: Model(config) for config in configs}
         self._options = options
         self._metrics = metrics
         self._poll_seconds = poll_seconds
@@ -266,7 +266,7 @@ class ModelManager:
             await asyncio.sleep(self._poll_seconds)
             try:
                 await self.poll()
-            except Exception:  # noqa: BLE001  (a bad poll must not end polling)
+            except Exception:
                 logger.exception("polling the model base paths failed")
 
     async def poll(self) -> None:
@@ -332,4 +332,3 @@ def _source(path: str) -> tuple[float, int] | None:
     except OSError:
         return None
     return (info.st_mtime, info.st_size)
-

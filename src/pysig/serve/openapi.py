@@ -40,7 +40,10 @@ def _body(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _ok(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": {"type": "object"}}}}
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
 
 
 _PREDICT = {

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Optional
 from urllib.parse import unquote
 
 from .errors import InvalidArgument
@@ -27,8 +26,8 @@ API_PREFIX = "/v1/"
 class Route:
     api: str  # "predict", "classify", "regress", "metadata" or "status"
     model: str
-    version: Optional[int]
-    label: Optional[str]
+    version: int | None
+    label: str | None
 
 
 def route(method: str, path: str) -> Route:

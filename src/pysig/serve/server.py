@@ -6,7 +6,6 @@ import importlib.util
 import logging
 import signal
 from dataclasses import dataclass
-from typing import List
 
 import uvicorn
 
@@ -22,7 +21,7 @@ logger = logging.getLogger("pysig.serve")
 class ServerOptions:
     host: str
     port: int
-    models: List[ModelConfig]
+    models: list[ModelConfig]
     serving: ServingOptions
     poll_seconds: float
     max_request_bytes: int

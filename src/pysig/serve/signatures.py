@@ -4,7 +4,7 @@ shape checks and whether a signature can be batched."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Tuple
+from typing import Any, Mapping
 
 import numpy as np
 from numpy.typing import NDArray
@@ -43,7 +43,7 @@ class TensorSpec:
 
     tensor_name: str
     dtype: np.dtype[Any]
-    shape: Tuple[int, ...]
+    shape: tuple[int, ...]
 
     @property
     def is_string(self) -> bool:
@@ -67,8 +67,8 @@ class TensorSpec:
 @dataclass(frozen=True)
 class SignatureSpec:
     key: str
-    inputs: Dict[str, TensorSpec]
-    outputs: Dict[str, TensorSpec]
+    inputs: dict[str, TensorSpec]
+    outputs: dict[str, TensorSpec]
 
     @property
     def method_name(self) -> str:
