@@ -252,9 +252,12 @@ def measure(
     model_path = str(MODELS / f"{scenario.model}.tflite")
     if configuration == "ceiling":
         with pysig.Pool(model_path, size=cpus) as pool:
-            ceiling(pool, scenario.inputs, scenario.clients, min(2.0, seconds))  # warm-up
+            # The scenario's tensors, in the order of the model's inputs (names vary by build).
+            (names,) = (signature["inputs"] for signature in pool.get_signature_list().values())
+            inputs = dict(zip(names, scenario.inputs.values()))
+            ceiling(pool, inputs, scenario.clients, min(2.0, seconds))  # warm-up
             before = time.process_time()
-            result = ceiling(pool, scenario.inputs, scenario.clients, seconds)
+            result = ceiling(pool, inputs, scenario.clients, seconds)
             used = time.process_time() - before
             return result._replace(cpu_us=used / max(result.rate * seconds, 1) * 1e6)
     server = start(configuration, model_path, cpus, batching_file)

@@ -459,7 +459,7 @@ def example_inputs(
 def _feature_tensor(
     name: str, items: list[dict[str, Feature]], context: Mapping[str, Feature], spec: TensorSpec
 ) -> NDArray[Any]:
-    rows = []
+    rows: list[list[Any]] = []
     for position, item in enumerate(items):
         feature = context.get(name) or item.get(name)
         if feature is None:
@@ -657,7 +657,11 @@ def _json_type(value: Any) -> str:
         return "True" if value else "False"
     if isinstance(value, (int, float)):
         return "Number"
-    return {dict: "Object", list: "Array", str: "String"}.get(type(value), "Value")
+    if isinstance(value, dict):
+        return "Object"
+    if isinstance(value, list):
+        return "Array"
+    return "String" if isinstance(value, str) else "Value"
 
 
 def _debug(value: Any) -> str:
