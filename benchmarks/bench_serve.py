@@ -3,7 +3,7 @@ write today (FastAPI + one tflite_runtime interpreter behind a lock), in one run
 
     /path/to/tf-venv/bin/python benchmarks/make_models.py tiny mobilenet_v2 mobilenet_v2_uint8
     pip install ".[serve]" fastapi && apt-get install wrk
-    python benchmarks/bench_serve.py [--seconds 8] [--rounds 2] [--write]
+    python benchmarks/bench_serve.py [--seconds 10] [--rounds 2] [--only TEXT] [--write]
 
 Load comes from wrk (keep-alive connections, one per client, one wrk thread so the load
 generator takes as little of the machine as it can), POSTing the same TF Serving predict
@@ -284,7 +284,7 @@ def load_average() -> str:
     return " / ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
-def run(seconds: float, rounds: int) -> str:
+def run(seconds: float, rounds: int, only: str | None = None) -> str:
     cpus = usable_cpus()
     folder = tempfile.TemporaryDirectory()
     batching = Path(folder.name) / "batching.config"
@@ -306,6 +306,8 @@ def run(seconds: float, rounds: int) -> str:
         "|---|---|---:|---:|---:|---:|---:|---|",
     ]
     for scenario in scenarios():
+        if only is not None and only not in scenario.name:
+            continue
         if not (MODELS / f"{scenario.model}.tflite").exists():
             print(f"skipping {scenario.name}: run benchmarks/make_models.py", file=sys.stderr)
             continue
@@ -351,6 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="per measurement (default: 10)")
     parser.add_argument("--rounds", type=int, default=2, help="(default: 2)")
     parser.add_argument("--write", action="store_true", help=f"write {RESULTS_MD.name}")
+    parser.add_argument("--only", metavar="TEXT", help="run the scenarios whose name has TEXT")
     parser.add_argument(
         "--naive-server", nargs=2, metavar=("MODEL", "PORT"), help=argparse.SUPPRESS
     )
@@ -358,7 +361,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.naive_server:
         run_naive(args.naive_server[0], int(args.naive_server[1]))
         return 0
-    report = run(args.seconds, args.rounds)
+    report = run(args.seconds, args.rounds, args.only)
     print(report)
     if args.write:
         RESULTS_MD.write_text(report)
