@@ -60,6 +60,10 @@ def run(options: ServerOptions) -> None:
     previous = signal.signal(signal.SIGTERM, _ignore)
     try:
         server.run()
+    except SystemExit:
+        # uvicorn exits when the application's start-up fails: report why instead.
+        if app.startup_error is None:
+            raise
     finally:
         signal.signal(signal.SIGTERM, previous)
     if app.startup_error is not None:
