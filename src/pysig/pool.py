@@ -136,6 +136,14 @@ class Pool:
             for key, sig in self._signature_list.items()
         }
 
+    def get_input_details(self, signature_key: str | None = None) -> dict[str, dict[str, Any]]:
+        """Input name -> tf.lite's tensor details of a signature, as its runners give them."""
+        return self._runners[0][self._key(signature_key)].get_input_details()
+
+    def get_output_details(self, signature_key: str | None = None) -> dict[str, dict[str, Any]]:
+        """Output name -> tf.lite's tensor details of a signature, as its runners give them."""
+        return self._runners[0][self._key(signature_key)].get_output_details()
+
     def run(self, signature_key: str | None = None, /, **inputs: Any) -> Outputs:
         """Run one signature on the calling thread once an interpreter is free.
 
