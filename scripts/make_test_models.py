@@ -3,7 +3,7 @@
 Requires tensorflow-cpu==2.14.1 (the TensorFlow release matching tflite-runtime
 2.14.0). Run as:
 
-    python scripts/make_test_models.py [--out-dir tests/models]
+    python scripts/make_test_models.py [--out-dir tests/models] [MODEL ...]
 
 Paths are relative to the repository root, wherever the script is run from.
 
@@ -39,6 +39,11 @@ Writes:
   for cancellation tests: about 190 ms per invoke on one thread with
   BUILTIN_WITHOUT_DEFAULT_DELEGATES (400 nodes), about 65 ms with the default
   resolver, where XNNPACK takes the whole graph as a single delegate node.
+- <out-dir>/image_classifier.tflite: a MobileNetV2-shaped conv net small enough to
+  commit (conv, depthwise and pointwise convs with relu6, global pooling, softmax
+  over 10 classes), for batch inference tests: ``classify`` takes a fixed batch of
+  one image float32[1, 96, 96, 3], ``classify_any`` any batch (float32[None, 96, 96,
+  3]); both give ``probabilities`` and share their weights.
 
 Every random value comes from a fixed seed, so rerunning gives the same weights.
 """
@@ -483,6 +488,47 @@ def make_slow() -> bytes:
     return convert_functions(module, module.serving_default)
 
 
+# ------------------------------------------------------------- image_classifier
+
+
+IMAGE_SIZE = 96
+IMAGE_CLASSES = 10
+
+
+class ImageClassifier(tf.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        tf.keras.utils.set_random_seed(KERAS_SEED)
+        layers = tf.keras.layers
+        # MobileNetV2's building blocks at a fraction of its width and depth.
+        self.net = tf.keras.Sequential(
+            [
+                layers.Conv2D(8, 3, strides=2, padding="same"),
+                layers.ReLU(6.0),
+                layers.DepthwiseConv2D(3, padding="same"),
+                layers.ReLU(6.0),
+                layers.Conv2D(16, 1),
+                layers.ReLU(6.0),
+                layers.GlobalAveragePooling2D(),
+                layers.Dense(IMAGE_CLASSES, activation="softmax"),
+            ]
+        )
+        self.net.build((None, IMAGE_SIZE, IMAGE_SIZE, 3))
+
+    @tf.function(input_signature=[spec([1, IMAGE_SIZE, IMAGE_SIZE, 3], tf.float32, "image")])
+    def classify(self, image: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {"probabilities": self.net(image)}
+
+    @tf.function(input_signature=[spec([None, IMAGE_SIZE, IMAGE_SIZE, 3], tf.float32, "image")])
+    def classify_any(self, image: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {"probabilities": self.net(image)}
+
+
+def make_image_classifier() -> bytes:
+    module = ImageClassifier()
+    return convert_functions(module, module.classify, module.classify_any)
+
+
 # -------------------------------------------------------------------------- main
 
 
@@ -500,6 +546,7 @@ TEST_MODELS: dict[str, Callable[[], bytes]] = {
     "keras_dense": make_keras_dense,
     "flex_encode_decode": make_flex_encode_decode,
     "slow": make_slow,
+    "image_classifier": make_image_classifier,
 }
 
 
@@ -517,11 +564,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=REPO_ROOT / "tests" / "models",
         help="where the test models go (default: tests/models in the repository)",
     )
+    parser.add_argument(
+        "models",
+        nargs="*",
+        help=f"test models to write, of {', '.join(TEST_MODELS)} (default: all, and the demo)",
+    )
     args = parser.parse_args(argv)
+    unknown = sorted(set(args.models) - set(TEST_MODELS))
+    if unknown:
+        parser.error(f"unknown models: {', '.join(unknown)}")
 
-    write(DEMO_PATH, make_demo())
-    for name, make in TEST_MODELS.items():
-        write(args.out_dir / f"{name}.tflite", make())
+    if not args.models:
+        write(DEMO_PATH, make_demo())
+    for name in args.models or TEST_MODELS:
+        write(args.out_dir / f"{name}.tflite", TEST_MODELS[name]())
 
 
 if __name__ == "__main__":

@@ -18,8 +18,11 @@ with _float_environment.preserved():
     from . import _pysig  # noqa: F401  isort: skip
 from ._resources import DEMO_MODEL_PATH
 from ._version import __version__
+from .batch import BatchPredictor
 from .errors import (
     AbiMismatchError,
+    BatchColumnError,
+    BatchRowError,
     BufferInUseError,
     ClosedError,
     FlexOpError,
@@ -35,6 +38,7 @@ from .errors import (
     OutputBufferError,
     PysigError,
     SignatureNotFoundError,
+    UnpicklableError,
     UnsupportedOpError,
     UnsupportedTypeError,
 )
@@ -48,6 +52,9 @@ verify_runtime_layout()
 __all__ = [
     "DEMO_MODEL_PATH",
     "AbiMismatchError",
+    "BatchColumnError",
+    "BatchPredictor",
+    "BatchRowError",
     "BufferInUseError",
     "ClosedError",
     "FlexOpError",
@@ -66,6 +73,7 @@ __all__ = [
     "PysigError",
     "SignatureNotFoundError",
     "SignatureRunner",
+    "UnpicklableError",
     "UnsupportedOpError",
     "UnsupportedTypeError",
     "__version__",

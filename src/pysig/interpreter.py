@@ -9,6 +9,7 @@ from typing import Any, Sequence
 from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
 
 from . import _pysig
+from ._pickling import Recipe, rebuild_interpreter, recipe_for_pickle
 from .errors import ClosedError, SignatureNotFoundError
 from .model import Model, read_model
 from .model.graph import ArgReductions
@@ -40,37 +41,29 @@ class Interpreter:
         delegates: Sequence[Any] | None = None,
         op_resolver: str = "auto",
     ) -> None:
-        self._load(read_model(model_path, model_content), num_threads, delegates, op_resolver)
-
-    @classmethod
-    def _from_model(
-        cls,
-        model: Model,
-        *,
-        num_threads: int | None = None,
-        delegates: Sequence[Any] | None = None,
-        op_resolver: str = "auto",
-    ) -> Interpreter:
-        """An interpreter over a model already read and verified (pysig.Pool's many)."""
-        self = cls.__new__(cls)
-        self._load(model, num_threads, delegates, op_resolver)
-        return self
-
-    def _load(
-        self,
-        model: Model,
-        num_threads: int | None,
-        delegates: Sequence[Any] | None,
-        op_resolver: str,
-    ) -> None:
-        tflite = build_interpreter(
-            model.content,
-            model.source,
+        self._load(
+            read_model(model_path, model_content),
             num_threads=num_threads,
             delegates=delegates,
             op_resolver=op_resolver,
         )
+
+    @classmethod
+    def _from_model(cls, model: Model, **options: Any) -> Interpreter:
+        """An interpreter over a model already read and verified (pysig.Pool's many).
+
+        ``options`` are the keyword options of ``__init__``.
+        """
+        self = cls.__new__(cls)
+        self._load(model, **options)
+        return self
+
+    def _load(self, model: Model, **options: Any) -> None:
+        tflite = build_interpreter(model.content, model.source, **options)
         self._attach(tflite, model.source, model.arg_reductions)
+        # Every construction option, whatever they are, and the runtime "auto" chose:
+        # pickling rebuilds from these.
+        self._recipe: Recipe | None = Recipe(model, options, getattr(self, "runtime", None))
 
     @classmethod
     def from_tflite(cls, interpreter: TfliteInterpreter) -> Interpreter:
@@ -87,6 +80,7 @@ class Interpreter:
         self = cls.__new__(cls)
         # Its model bytes are out of reach, so unverified: no ARG_MAX/ARG_MIN shape check.
         self._attach(interpreter, "the tflite_runtime interpreter", [])
+        self._recipe = None
         return self
 
     def _attach(
@@ -143,7 +137,7 @@ class Interpreter:
             if runner is None:
                 index = signature.subgraph_index
                 reductions = self._arg_reductions[index] if self._arg_reductions else ()
-                runner = SignatureRunner(self._session, signature, reductions)
+                runner = SignatureRunner(self._session, signature, reductions, self._recipe)
                 self._runners[signature_key] = runner
         return runner
 
@@ -154,6 +148,11 @@ class Interpreter:
     @property
     def closed(self) -> bool:
         return bool(self._session.closed)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickles as the verified model bytes and construction options (see _pickling.py)."""
+        recipe = recipe_for_pickle(self._recipe, self.closed, "this interpreter")
+        return rebuild_interpreter, (recipe,)
 
     def __enter__(self) -> Interpreter:
         return self

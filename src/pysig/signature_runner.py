@@ -16,6 +16,7 @@ from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
 
 from . import _pysig
 from ._convert import coerce
+from ._pickling import Recipe, rebuild_runner, recipe_for_pickle, refuse_views
 from ._timeout import call_with_timeout
 from .errors import ClosedError
 
@@ -83,6 +84,9 @@ class TensorViews(Mapping[str, NDArray[Any]]):
     def __repr__(self) -> str:
         return f"<pysig.TensorViews {list(self._names)}>"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        raise refuse_views("tensor views")
+
 
 class SignatureRunner(_pysig.Runner):
     """Runs one signature of an :class:`Interpreter`; get it from ``get_signature_runner``.
@@ -100,6 +104,7 @@ class SignatureRunner(_pysig.Runner):
         session: Any,
         signature: Signature,
         arg_reductions: Sequence[tuple[int, int]],
+        recipe: Recipe | None = None,
     ) -> None:
         super().__init__(
             session,
@@ -113,6 +118,7 @@ class SignatureRunner(_pysig.Runner):
         )
         self._session = session
         self._signature = signature
+        self._recipe = recipe  # its interpreter's, for pickling
         self.inputs: Mapping[str, NDArray[Any]] = TensorViews(self.input_names, self._input_view)
         self.outputs: Mapping[str, NDArray[Any]] = TensorViews(self.output_names, self._output_view)
 
@@ -193,6 +199,12 @@ class SignatureRunner(_pysig.Runner):
                 name: tflite._get_tensor_details(index, self._signature.subgraph_index)
                 for name, index in tensors.items()
             }
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickles as its interpreter's model and options plus its signature key."""
+        what = f"the runner of signature {self.signature_key!r}"
+        recipe = recipe_for_pickle(self._recipe, bool(self._session.closed), what)
+        return rebuild_runner, (recipe, self.signature_key)
 
     if TYPE_CHECKING:
 
