@@ -42,7 +42,9 @@ class Recipe:
         self._built: weakref.ref[Interpreter] | None = None
 
     def __getstate__(self) -> tuple[Model, dict[str, Any], str | None]:
-        return self.model, self.options, self.resolved_runtime
+        # Not even in messages: the path means nothing where the pickle is loaded.
+        model = self.model._replace(source="the unpickled model")
+        return model, self.options, self.resolved_runtime
 
     def __setstate__(self, state: tuple[Model, dict[str, Any], str | None]) -> None:
         self.model, self.options, self.resolved_runtime = state

@@ -104,10 +104,19 @@ class BatchPredictor:
         self._check_columns(names)
         labels = frames.row_labels(batch)
         count = frames.row_count(batch, names)
+        if count == 0:
+            # No values to convert or run; an engine may pass one to learn the columns.
+            return frames.with_columns(
+                batch,
+                {
+                    self._outputs[n]: v
+                    for n, v in self._empty_outputs(self._empty_layout(batch)).items()
+                },
+            )
         rows = {
             name: convert_column(
                 frames.column(batch, column),
-                np.dtype(self._input_details[name]["dtype"]),
+                _tensor_dtype(self._input_details[name]["dtype"]),
                 self.signature_key,
                 name,
                 labels,
@@ -115,9 +124,7 @@ class BatchPredictor:
             for name, column in self._inputs.items()
         }
         calls = self._calls(rows)
-        if count == 0:
-            results = self._empty_outputs(calls)
-        elif calls.batched:
+        if calls.batched:
             results = self._run_stacked(
                 {name: stacked(value, name, labels) for name, value in rows.items()},
                 calls.rows_per_call or count,
@@ -276,18 +283,41 @@ class BatchPredictor:
         except BatchRowError:
             raise
         except PysigError as error:
-            what = "" if stop - start == 1 else f" to {stop - 1}, run as one call,"
-            raise row_error(start, labels, error, what) from error
+            raise row_error(start, labels, error, stop - 1) from error
 
-    def _empty_outputs(self, calls: _Calls) -> dict[str, NDArray[Any]]:
+    def _empty_layout(self, batch: Any) -> bool:
+        """Whether rows would be stacked, for a batch without rows.
+
+        An array column still has the axes of a row; a column of cells (or an empty
+        list) has none, and then a first axis of -1 or 1 is taken for the batch axis.
+        """
+        for name, column in self._inputs.items():
+            values = frames.column(batch, column)
+            rank = len(self._input_details[name]["shape_signature"])
+            if values.dtype != object and values.ndim > 1:
+                return bool(values.ndim == rank)
+        first = {
+            int(d["shape_signature"][0])
+            for d in self._input_details.values()
+            if len(d["shape_signature"])
+        }
+        return bool(first) and first <= {-1, 1}
+
+    def _empty_outputs(self, batched: bool) -> dict[str, NDArray[Any]]:
         """Zero rows of each output, shaped as the model declares one row."""
         results = {}
         for name in self._outputs:
             detail = self._output_details[name]
             shape = [max(int(d), 0) for d in detail["shape_signature"]]
-            row = shape[1:] if calls.batched else shape
-            results[name] = np.empty([0, *row], dtype=detail["dtype"])
+            row = shape[1:] if batched else shape
+            results[name] = np.empty([0, *row], dtype=_tensor_dtype(detail["dtype"]))
         return results
+
+
+def _tensor_dtype(detail: Any) -> np.dtype[Any]:
+    """The dtype pysig's conversion takes: strings (tf.lite reports bytes_) are objects."""
+    dtype = np.dtype(detail)
+    return np.dtype(object) if dtype.kind == "S" else dtype
 
 
 def _padded(rows: NDArray[Any], size: int) -> NDArray[Any]:

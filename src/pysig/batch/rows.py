@@ -28,10 +28,13 @@ def describe_row(row: int, labels: Sequence[Any] | None) -> str:
 
 
 def row_error(
-    row: int, labels: Sequence[Any] | None, error: BaseException, what: str = ""
+    row: int, labels: Sequence[Any] | None, error: BaseException, last: int | None = None
 ) -> BatchRowError:
+    """The error of ``row``, or of rows ``row`` to ``last`` that ran as one call."""
     label = None if labels is None else labels[row]
-    return BatchRowError(f"{describe_row(row, labels)}{what}: {error}", row, label)
+    if last is None or last == row:
+        return BatchRowError(f"{describe_row(row, labels)}: {error}", row, label)
+    return BatchRowError(f"rows {row} to {last} (run as one call): {error}", row, label)
 
 
 def convert_column(
@@ -49,6 +52,11 @@ def convert_column(
         try:
             rows.append(coerce(cell, dtype, signature_key, input_name))
         except PysigError as error:
+            if isinstance(cell, str) and dtype != object:
+                error.args = (
+                    f"{error} (Dask makes strings of object columns, array cells included, "
+                    "unless dask.config 'dataframe.convert-string' is False)",
+                )
             raise row_error(row, labels, error) from error
     if rows and all(row.shape == rows[0].shape for row in rows):
         together: NDArray[Any] = np.stack(rows)
