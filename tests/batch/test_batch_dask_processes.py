@@ -116,7 +116,7 @@ def test_predict_without_an_installed_predictor_says_how() -> None:
     # A fresh process, where install() never ran.
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as executor:
         future = executor.submit(pysig.batch.predict, {"x": np.zeros(1)})
-        with pytest.raises(pysig.PysigError, match="initializer=pysig.batch.install"):
+        with pytest.raises(pysig.PysigError, match=r"initializer=pysig\.batch\.install"):
             future.result()
 
 

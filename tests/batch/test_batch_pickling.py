@@ -144,7 +144,7 @@ def test_what_cannot_be_pickled_says_why() -> None:
         pickle.dumps(pool)
 
 
-def test_closed_copy_is_rebuilt_not_reused(tmp_path: Path) -> None:
+def test_closed_copy_is_rebuilt_not_reused() -> None:
     interpreter = pysig.Interpreter(pysig.DEMO_MODEL_PATH)
     data = pickle.dumps(interpreter)
     first = pickle.loads(data)

@@ -189,7 +189,7 @@ def test_column_errors() -> None:
         predictor({name: np.zeros((2, 3), np.int32) for name in ("x", "y", "sum")})
     with pytest.raises(pysig.InputTypeError, match="float64 cannot be cast"):
         predictor({"x": np.zeros((2, 3)), "y": np.zeros((2, 3), np.int32)})
-    with pytest.raises(pysig.BatchColumnError, match="needs 0 axes .* or 1"):
+    with pytest.raises(pysig.BatchColumnError, match=r"needs 0 axes .* or 1"):
         predictor({"x": np.zeros((2, 3, 1), np.int32), "y": np.zeros((2, 3, 1), np.int32)})
     with pytest.raises(pysig.BatchColumnError, match=r"inputs= names \['q'\]"):
         pysig.BatchPredictor(path, "add", inputs={"q": "x"})

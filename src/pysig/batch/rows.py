@@ -20,6 +20,12 @@ from ..errors import BatchRowError, PysigError
 # their shapes differ.
 Rows = Union[NDArray[Any], List[NDArray[Any]]]
 
+# The usual way a numeric cell becomes a string.
+_STRING_CELL_HINT = (
+    " (Dask turns object columns into strings, array cells included, unless its config "
+    "'dataframe.convert-string' is False)"
+)
+
 
 def describe_row(row: int, labels: Sequence[Any] | None) -> str:
     if labels is None or labels[row] == row:
@@ -28,7 +34,7 @@ def describe_row(row: int, labels: Sequence[Any] | None) -> str:
 
 
 def row_error(
-    row: int, labels: Sequence[Any] | None, error: BaseException, last: int | None = None
+    row: int, labels: Sequence[Any] | None, error: object, last: int | None = None
 ) -> BatchRowError:
     """The error of ``row``, or of rows ``row`` to ``last`` that ran as one call."""
     label = None if labels is None else labels[row]
@@ -52,12 +58,8 @@ def convert_column(
         try:
             rows.append(coerce(cell, dtype, signature_key, input_name))
         except PysigError as error:
-            if isinstance(cell, str) and dtype != object:
-                error.args = (
-                    f"{error} (Dask makes strings of object columns, array cells included, "
-                    "unless dask.config 'dataframe.convert-string' is False)",
-                )
-            raise row_error(row, labels, error) from error
+            hint = _STRING_CELL_HINT if isinstance(cell, str) and dtype != object else ""
+            raise row_error(row, labels, f"{error}{hint}") from error
     if rows and all(row.shape == rows[0].shape for row in rows):
         together: NDArray[Any] = np.stack(rows)
         return together
