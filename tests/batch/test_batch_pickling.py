@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import pickle
-from pathlib import Path
 from typing import Any
 
 import numpy as np

@@ -149,6 +149,11 @@ def test_row_errors_name_the_row() -> None:
     assert (info.value.row, info.value.label) == (2, "c")
     assert isinstance(info.value.__cause__, pysig.InputTypeError)
 
+    # What Dask makes of array cells unless told otherwise.
+    frame = pd.DataFrame({"x": ["[1 2 3]"], "y": [[0, 0, 0]]})
+    with pytest.raises(pysig.BatchRowError, match=r"^row 0: .*'dataframe\.convert-string'"):
+        predictor(frame)
+
     frame = pd.DataFrame({"x": [[1, 2, 3], [1.5, 2, 3]], "y": [[0, 0, 0]] * 2})
     with pytest.raises(pysig.BatchRowError, match=r"^row 1: .*does not convert"):
         predictor(frame)
