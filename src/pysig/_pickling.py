@@ -80,8 +80,8 @@ def recipe_for_pickle(recipe: Recipe | None, closed: bool, what: str) -> Recipe:
         raise ClosedError(f"cannot pickle {what}: it has been closed")
     if recipe is None:
         raise UnpicklableError(
-            f"cannot pickle {what}: it wraps a tflite_runtime interpreter whose model bytes "
-            "pysig never saw; build it with pysig.Interpreter(model_path or model_content)"
+            f"cannot pickle {what}: it wraps a tflite_runtime interpreter (from_tflite), "
+            "built with options pysig cannot know; build it with pysig.Interpreter(...)"
         )
     if recipe.options.get("delegates"):
         raise UnpicklableError(

@@ -10,6 +10,8 @@ from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
 from tflite_runtime.interpreter import OpResolverType
 
 from ..errors import FlexOpError, ModelLoadError, UnsupportedOpError
+from ..model import SYNTHESIZED_KEY, SignatureSpec, TensorSpec
+from ..model.file import unique_names
 
 OP_RESOLVERS = {
     "auto": OpResolverType.AUTO,
@@ -64,3 +66,34 @@ def translate_load_error(message: str, source: str) -> ModelLoadError:
             ops=custom,
         )
     return ModelLoadError(f"cannot load {source}: {details}")
+
+
+def signatures_from_interpreter(tflite: TfliteInterpreter) -> dict[str, SignatureSpec]:
+    """The signatures a tflite_runtime interpreter reports, for one built from a path
+    (everywhere else pysig reads them from the model file), with the same rules."""
+    wrapper = tflite._interpreter
+    full = tflite._get_full_signature_list()
+    if full:
+        signatures = {}
+        for key, names in full.items():
+            subgraph = wrapper.GetSubgraphIndexFromSignature(key)
+            inputs, outputs = (
+                {
+                    name: TensorSpec.from_details(tflite._get_tensor_details(index, subgraph))
+                    for name, index in names[kind].items()
+                }
+                for kind in ("inputs", "outputs")
+            )
+            signatures[key] = SignatureSpec(key, subgraph, inputs, outputs)
+        return signatures
+    inputs, outputs = (
+        {
+            name: TensorSpec.from_details(detail)
+            for name, detail in zip(unique_names([d["name"] for d in details], kind), details)
+        }
+        for kind, details in (
+            ("input", tflite.get_input_details()),
+            ("output", tflite.get_output_details()),
+        )
+    )
+    return {SYNTHESIZED_KEY: SignatureSpec(SYNTHESIZED_KEY, 0, inputs, outputs, True)}
