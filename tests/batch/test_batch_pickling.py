@@ -127,9 +127,13 @@ def test_what_cannot_be_pickled_says_why() -> None:
 
     tflite = TfliteInterpreter(model_path=pysig.DEMO_MODEL_PATH)
     wrapped = pysig.Interpreter.from_tflite(tflite)
-    with pytest.raises(pysig.UnpicklableError, match=r"from_tflite\), built with options pysig cannot know"):
+    with pytest.raises(
+        pysig.UnpicklableError, match=r"from_tflite\), built with options pysig cannot know"
+    ):
         pickle.dumps(wrapped)
-    with pytest.raises(pysig.UnpicklableError, match=r"from_tflite\), built with options pysig cannot know"):
+    with pytest.raises(
+        pysig.UnpicklableError, match=r"from_tflite\), built with options pysig cannot know"
+    ):
         pickle.dumps(wrapped.get_signature_runner("add"))
 
     interpreter.close()
