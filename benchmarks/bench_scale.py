@@ -211,10 +211,11 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         r / p for r, p in zip(rates[f"Ray Data, {WORKERS} workers"], rates[f"Pool(size={WORKERS})"])
     ]
     median = statistics.median(ratios)
+    verdict = "met" if median >= TARGET else "**not met**"
+    rounds = ", ".join(f"{r:.1%}" for r in ratios)
     return [
         f"- Ray Data, {WORKERS} workers / Pool(size={WORKERS}), warm: median {median:.1%} "
-        f"(rounds: {', '.join(f'{r:.1%}' for r in ratios)}): "
-        f"{'met' if median >= TARGET else '**not met**'} (target {TARGET:.0%})",
+        f"(rounds: {rounds}): {verdict} (target {TARGET:.0%})",
         f"- ray.init(num_cpus={WORKERS}): {report['ray_init']:.1f} s, once",
     ]
 
@@ -251,10 +252,12 @@ def markdown(report: dict[str, Any], command: str) -> str:
             environment_markdown(report) + f", ray {report['versions']['ray']}",
             f"- load average (1, 5, 15 min) before: {before}; after: {after}",
             "",
-            f"Model: MobileNetV2, float32, random weights (`benchmarks/make_models.py`); "
-            f"{report['rows']} uint8 images of 224x224x3 in batches of {report['batch']}, "
-            f"one call per batch; {report['rounds']} rounds. Start-up is the time before the "
-            "warm part (see the script's docstring).",
+            (
+                f"Model: MobileNetV2, float32, random weights (`benchmarks/make_models.py`); "
+                f"{report['rows']} uint8 images of 224x224x3 in batches of {report['batch']}, "
+                f"one call per batch; {report['rounds']} rounds. Start-up is the time before "
+                "the warm part (see the script's docstring)."
+            ),
             "",
             *summary_lines(report),
             "",
