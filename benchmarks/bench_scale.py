@@ -213,9 +213,9 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     median = statistics.median(ratios)
     verdict = "met" if median >= TARGET else "**not met**"
     rounds = ", ".join(f"{r:.1%}" for r in ratios)
+    ratio = f"Ray Data, {WORKERS} workers / Pool(size={WORKERS})"
     return [
-        f"- Ray Data, {WORKERS} workers / Pool(size={WORKERS}), warm: median {median:.1%} "
-        f"(rounds: {rounds}): {verdict} (target {TARGET:.0%})",
+        f"- {ratio}, warm: median {median:.1%} (rounds: {rounds}): {verdict} (target {TARGET:.0%})",
         f"- ray.init(num_cpus={WORKERS}): {report['ray_init']:.1f} s, once",
     ]
 
