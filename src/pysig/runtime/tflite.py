@@ -12,6 +12,7 @@ from tflite_runtime.interpreter import OpResolverType
 from ..errors import FlexOpError, ModelLoadError, UnsupportedOpError
 from ..model import SYNTHESIZED_KEY, SignatureSpec, TensorSpec
 from ..model.file import unique_names
+from .tflite_errors import as_sentences
 
 OP_RESOLVERS = {
     "auto": OpResolverType.AUTO,
@@ -50,7 +51,7 @@ def build_interpreter(
 
 def translate_load_error(message: str, source: str) -> ModelLoadError:
     """The pysig error for a runtime message about a model that cannot be prepared."""
-    details = message.strip()
+    details = as_sentences(message)
     if any(hint in details for hint in _FLEX_HINTS):
         return FlexOpError(
             f"{source} needs TensorFlow ops (Select TF / Flex ops), which tflite-runtime "
