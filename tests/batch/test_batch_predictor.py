@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -216,3 +218,15 @@ def test_predictor_pickles_with_its_settings() -> None:
     batch = {"left": np.ones((3, 3), np.int32), "y": np.ones((3, 3), np.int32)}
     assert np.array_equal(copy(batch)["total"], predictor(batch)["total"])
     assert copy.interpreter is not predictor.interpreter
+
+
+def test_import_pysig_imports_no_engine() -> None:
+    code = (
+        "import sys, pysig, pysig.batch\n"
+        "engines = {'ray', 'dask', 'distributed', 'pandas', 'pyarrow'}\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & engines))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "[]"
