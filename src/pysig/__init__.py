@@ -12,8 +12,11 @@ from __future__ import annotations
 from . import _pysig  # noqa: F401  isort: skip
 from ._resources import DEMO_MODEL_PATH
 from ._version import __version__
+from .batch import BatchPredictor
 from .errors import (
     AbiMismatchError,
+    BatchColumnError,
+    BatchRowError,
     BufferInUseError,
     ClosedError,
     FlexOpError,
@@ -31,6 +34,7 @@ from .errors import (
     PysigError,
     SignatureEditError,
     SignatureNotFoundError,
+    UnpicklableError,
     UnsupportedMethodError,
     UnsupportedOpError,
     UnsupportedTypeError,
@@ -45,6 +49,9 @@ check_installed_runtimes()
 __all__ = [
     "DEMO_MODEL_PATH",
     "AbiMismatchError",
+    "BatchColumnError",
+    "BatchPredictor",
+    "BatchRowError",
     "BufferInUseError",
     "ClosedError",
     "FlexOpError",
@@ -65,6 +72,7 @@ __all__ = [
     "SignatureEditError",
     "SignatureNotFoundError",
     "SignatureRunner",
+    "UnpicklableError",
     "UnsupportedMethodError",
     "UnsupportedOpError",
     "UnsupportedTypeError",

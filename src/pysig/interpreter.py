@@ -6,6 +6,7 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any, Sequence
 
+from ._pickling import Recipe, rebuild_interpreter, recipe_for_pickle
 from .errors import (
     ClosedError,
     PysigError,
@@ -95,6 +96,24 @@ class Interpreter:
         op_resolver: str,
         runtime: str,
     ) -> None:
+        self._load_on_runtime(model, num_threads, delegates, op_resolver, runtime)
+        # Every construction option and the runtime "auto" chose: pickling rebuilds from these.
+        options = {
+            "num_threads": num_threads,
+            "delegates": delegates,
+            "op_resolver": op_resolver,
+            "runtime": runtime,
+        }
+        self._recipe: Recipe | None = Recipe(model, options, self.runtime)
+
+    def _load_on_runtime(
+        self,
+        model: Model,
+        num_threads: int | None,
+        delegates: Sequence[Any] | None,
+        op_resolver: str,
+        runtime: str,
+    ) -> None:
         options = candidates(runtime, delegates)
         for position, name in enumerate(options):
             fallback = position + 1 < len(options)
@@ -152,6 +171,8 @@ class Interpreter:
                 f"expected a tflite_runtime Interpreter, got {type(interpreter).__name__}"
             )
         self = cls.__new__(cls)
+        # Built with options pysig cannot know, so it cannot be rebuilt by pickling.
+        self._recipe = None
         source = "the tflite_runtime interpreter"
         content = getattr(interpreter, "_model_content", None)
         if isinstance(content, bytes):
@@ -272,7 +293,7 @@ class Interpreter:
             if runner is None:
                 index = signature.subgraph_index
                 reductions = self._arg_reductions[index] if self._arg_reductions else ()
-                runner = SignatureRunner(self._session, signature, reductions)
+                runner = SignatureRunner(self._session, signature, reductions, self._recipe)
                 self._runners[signature_key] = runner
         return runner
 
@@ -288,6 +309,11 @@ class Interpreter:
     @property
     def closed(self) -> bool:
         return bool(self._session.closed)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickles as the verified model bytes and construction options (see _pickling.py)."""
+        recipe = recipe_for_pickle(self._recipe, self.closed, "this interpreter")
+        return rebuild_interpreter, (recipe,)
 
     def __enter__(self) -> Interpreter:
         return self
