@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -55,3 +56,13 @@ def random_value(detail: Mapping[str, Any], rng: np.random.Generator, dim: int =
             max(info.min, -100), min(info.max, 100), size=shape, dtype=dtype, endpoint=True
         )
     return rng.standard_normal(size=shape).astype(dtype)
+
+
+def import_tensorflow() -> Any:
+    """TensorFlow, for the tests marked 'tensorflow' (only they may import it)."""
+    with warnings.catch_warnings():
+        # TensorFlow 2.14 reads a deprecated ml_dtypes name while it is imported.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import tensorflow  # noqa: PLC0415
+
+    return tensorflow

@@ -96,3 +96,7 @@ class OutOfMemoryError(ClosedError, MemoryError):
 
 class AbiMismatchError(PysigError, ImportError):
     """pysig's declarations of the runtime's layout do not match the installed runtime."""
+
+
+class ConversionError(PysigError, RuntimeError):
+    """``pysig convert`` could not read its source or TensorFlow could not convert it."""

@@ -10,6 +10,7 @@ from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
 from tflite_runtime.interpreter import OpResolverType
 
 from ..errors import FlexOpError, ModelLoadError, UnsupportedOpError
+from .flex import prepare_flex
 
 OP_RESOLVERS = {
     "auto": OpResolverType.AUTO,
@@ -20,6 +21,7 @@ OP_RESOLVERS = {
 
 _CUSTOM_OP = re.compile(r"unresolved custom op: (\S+?)\.?(?:\s|$)", re.IGNORECASE)
 _FLEX_HINTS = ("Select TensorFlow op", "Flex")
+_FLEX_OP = re.compile(r"\b(Flex\w+)")
 
 
 def build_interpreter(
@@ -35,6 +37,8 @@ def build_interpreter(
         raise ValueError(f"op_resolver must be one of {sorted(OP_RESOLVERS)}, not {op_resolver!r}")
     if num_threads is not None and (not isinstance(num_threads, int) or num_threads < 1):
         raise ValueError(f"num_threads must be a positive int or None, not {num_threads!r}")
+    # Before the interpreter is built: that is when the runtime looks for the Flex delegate.
+    prepare_flex(content, source)
     try:
         return TfliteInterpreter(
             model_content=content,
@@ -50,10 +54,12 @@ def translate_load_error(message: str, source: str) -> ModelLoadError:
     """The pysig error for a runtime message about a model that cannot be prepared."""
     details = message.strip()
     if any(hint in details for hint in _FLEX_HINTS):
+        # pysig checks a model's Flex ops before building it; this is the runtime's own
+        # refusal (an interpreter from from_tflite(), or a Flex delegate that failed).
         return FlexOpError(
-            f"{source} needs TensorFlow ops (Select TF / Flex ops), which tflite-runtime "
-            f"cannot run; convert the model with builtin ops only. Runtime said: {details}",
-            ops=["Flex"],
+            f"{source} needs TensorFlow (Select TF / Flex) ops that the runtime could not "
+            f"run. Runtime said: {details}",
+            ops=sorted(set(_FLEX_OP.findall(details))),
         )
     custom = sorted(set(_CUSTOM_OP.findall(details)))
     if custom:
