@@ -63,6 +63,6 @@ def import_tensorflow() -> Any:
     with warnings.catch_warnings():
         # TensorFlow 2.14 reads a deprecated ml_dtypes name while it is imported.
         warnings.simplefilter("ignore", DeprecationWarning)
-        import tensorflow  # noqa: PLC0415
+        import tensorflow as tf  # noqa: PLC0415
 
-    return tensorflow
+    return tf

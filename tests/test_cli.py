@@ -209,7 +209,7 @@ def test_info_on_every_test_model(run: Run, name: str) -> None:
 
 @pytest.mark.parametrize(
     ("name", "message"),
-    [("custom_op", "PysigTestOp"), ("flex_encode_decode", 'FlexAsString, FlexStringToNumber')],
+    [("custom_op", "PysigTestOp"), ("flex_encode_decode", "FlexAsString, FlexStringToNumber")],
 )
 def test_models_that_cannot_load_exit_1(name: str, message: str) -> None:
     result = python_m_pysig("info", model_path(name))

@@ -38,9 +38,10 @@ def test_round_trip_equals_tf_lite_interpreter(tf: Any) -> None:
     values = tf.constant([1, 2, 3], dtype=tf.float32)
     expected = guide_round_trip(tf.lite.Interpreter(model_path=FLEX_MODEL), values)
     interpreter = pysig.Interpreter(FLEX_MODEL)
-    assert interpreter.get_signature_list() == tf.lite.Interpreter(
-        model_path=FLEX_MODEL
-    ).get_signature_list()
+    assert (
+        interpreter.get_signature_list()
+        == tf.lite.Interpreter(model_path=FLEX_MODEL).get_signature_list()
+    )
     actual = guide_round_trip(interpreter, values)
     for mine, theirs in zip(actual, expected):
         assert_bitwise_equal(mine, theirs)
@@ -63,9 +64,7 @@ def test_resized_inputs_equal_tf_lite_interpreter(tf: Any, rng: np.random.Genera
             assert_bitwise_equal(mine, theirs)
 
 
-def test_pool_and_four_threads_equal_tf_lite_interpreter(
-    tf: Any, rng: np.random.Generator
-) -> None:
+def test_pool_and_four_threads_equal_tf_lite_interpreter(tf: Any, rng: np.random.Generator) -> None:
     batches = [random_values(rng, n) for n in (1, 5, 17, 64) * 4]
     reference = tf.lite.Interpreter(model_path=FLEX_MODEL)
     expected = [guide_round_trip(reference, values) for values in batches]
@@ -84,9 +83,7 @@ def test_pool_and_four_threads_equal_tf_lite_interpreter(
     def work(offset: int) -> None:
         try:
             for index in range(offset, len(batches), 4):
-                for mine, theirs in zip(
-                    guide_round_trip(shared, batches[index]), expected[index]
-                ):
+                for mine, theirs in zip(guide_round_trip(shared, batches[index]), expected[index]):
                     assert_bitwise_equal(mine, theirs)
         except BaseException as error:  # noqa: BLE001  reported by the main thread
             failures.append(error)

@@ -50,13 +50,16 @@ def check_parity(
     with Interpreter(model_content=content) as interpreter:
         for key in keys:
             runner = interpreter.get_signature_runner(renames.keys.get(key, key))
-            input_names = {renames.inputs.get((key, n), n): n for n in runner.input_names}
-            output_names = {renames.outputs.get((key, n), n): n for n in runner.output_names}
+            function = functions[key]
+            specs = function.structured_input_signature[1]
+            # The converted model's names -> the TensorFlow function's.
+            input_names = {renames.inputs.get((key, name), name): name for name in specs}
+            output_names = {
+                renames.outputs.get((key, name), name): name for name in function.structured_outputs
+            }
             compared: dict[str, list[tuple[NDArray[Any], NDArray[Any]]]] = {
                 name: [] for name in runner.output_names
             }
-            function = functions[key]
-            specs = function.structured_input_signature[1]
             for inputs in _input_sets(runner.get_input_details(), rng):
                 mine = runner(**inputs)
                 theirs = function(
