@@ -18,8 +18,8 @@ from tflite_runtime.interpreter import OpResolverType
 
 import pysig
 from pysig._timeout import call_with_timeout
-from pysig.model.verify import verify_model
 from pysig.model.flatbuffer import Buffer, Table
+from pysig.model.verify import verify_model
 
 MODELS = sorted(Path(model_path("counter")).parent.glob("*.tflite"))
 DEMO = Path(pysig.DEMO_MODEL_PATH).read_bytes()
