@@ -96,6 +96,18 @@ def test_pool_and_four_threads_equal_tf_lite_interpreter(tf: Any, rng: np.random
     assert not failures, failures
 
 
+@pytest.mark.parametrize("op_resolver", ["auto", "builtin", "builtin_without_default_delegates"])
+def test_op_resolvers_that_run_flex(op_resolver: str) -> None:
+    encode = pysig.Interpreter(FLEX_MODEL, op_resolver=op_resolver).get_signature_runner("encode")
+    assert encode(x=[1.5])["encoded_result"].tolist() == [b"1.500000"]
+
+
+def test_the_reference_op_resolver_is_refused_for_flex() -> None:
+    with pytest.raises(pysig.FlexOpError, match='op_resolver="builtin_ref"') as info:
+        pysig.Interpreter(FLEX_MODEL, op_resolver="builtin_ref")
+    assert info.value.ops == ("FlexAsString", "FlexStringToNumber")
+
+
 def test_a_string_that_is_no_number_is_an_invoke_error() -> None:
     decode = pysig.Interpreter(FLEX_MODEL).get_signature_runner("decode")
     with pytest.raises(pysig.InvokeError, match="StringToNumber"):

@@ -53,8 +53,8 @@ def flex_ops(content: bytes) -> list[str]:
     return sorted(names)
 
 
-def prepare_flex(content: bytes, source: str) -> None:
-    """Make the tflite runtime able to run ``content``'s Flex ops, if it has any.
+def prepare_flex(content: bytes, source: str) -> list[str]:
+    """Make the tflite runtime able to run ``content``'s Flex ops, if it has any; return them.
 
     Raises FlexOpError, naming the ops and what to install, when TensorFlow 2.14.x is
     not there to provide them. A model without Flex ops costs one read of its op codes.
@@ -62,6 +62,7 @@ def prepare_flex(content: bytes, source: str) -> None:
     ops = flex_ops(content)
     if ops:
         _load_tensorflow_library(ops, source)
+    return ops
 
 
 def refuse_flex_off_tflite(content: bytes, source: str, runtime: str) -> None:

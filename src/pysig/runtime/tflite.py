@@ -38,7 +38,15 @@ def build_interpreter(
     if num_threads is not None and (not isinstance(num_threads, int) or num_threads < 1):
         raise ValueError(f"num_threads must be a positive int or None, not {num_threads!r}")
     # Before the interpreter is built: that is when the runtime looks for the Flex delegate.
-    prepare_flex(content, source)
+    flex = prepare_flex(content, source)
+    if flex and op_resolver == "builtin_ref":
+        # Measured: with the reference kernels the runtime does not apply the Flex delegate.
+        raise FlexOpError(
+            f"{source} needs TensorFlow (Select TF / Flex) ops {', '.join(flex)}, which the "
+            'runtime does not run with op_resolver="builtin_ref"; use "auto", "builtin" or '
+            '"builtin_without_default_delegates"',
+            ops=flex,
+        )
     try:
         return TfliteInterpreter(
             model_content=content,
