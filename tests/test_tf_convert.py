@@ -3,6 +3,7 @@ SavedModel-to-TFLite article, each run afterwards in pysig as the guide's Python
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import warnings
@@ -275,3 +276,32 @@ def test_parity_beyond_tolerance_exits_1(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "MISMATCH in " in result.stdout
     assert "differ from TensorFlow beyond the tolerances" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("missing_dir", "is not a SavedModel directory, a Keras file"),
+        ("empty_dir", "is a directory without a saved_model.pb"),
+        ("missing.keras", "Keras file"),
+        (f"{EXAMPLES}:Nothing", "has no 'Nothing'"),
+        (f"{EXAMPLES}:KERAS_SEED", "is a int, not a tf.Module or a Keras model"),
+    ],
+)
+@pytest.mark.usefixtures("tf")  # imported first, with the warning it raises muted
+def test_sources_that_cannot_be_read(tmp_path: Path, source: str, message: str) -> None:
+    from pysig.convert.sources import load_source  # noqa: PLC0415  imports TensorFlow
+
+    (tmp_path / "empty_dir").mkdir()
+    path = source if ":" in source else str(tmp_path / source)
+    with pytest.raises(pysig.ConversionError, match=re.escape(message)):
+        load_source(path, tmp_path)
+
+
+def test_a_broken_saved_model_exits_1(tmp_path: Path) -> None:
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "saved_model.pb").write_bytes(b"not a protocol buffer")
+    result = pysig_convert(tmp_path / "broken", "-o", tmp_path / "out.tflite")
+    assert result.returncode == 1, result.stderr
+    assert "pysig: error: cannot load the SavedModel" in result.stderr
+    assert "Traceback" not in result.stderr

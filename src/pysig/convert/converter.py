@@ -14,7 +14,10 @@ from .options import ConvertOptions
 
 def signature_functions(saved_model_dir: str) -> Mapping[str, Any]:
     """The SavedModel's signatures: key -> its concrete function."""
-    return tf.saved_model.load(saved_model_dir).signatures  # type: ignore[no-any-return]
+    try:
+        return tf.saved_model.load(saved_model_dir).signatures  # type: ignore[no-any-return]
+    except Exception as error:  # TensorFlow reports a bad SavedModel in many types
+        raise ConversionError(f"cannot load the SavedModel {saved_model_dir!r}: {error}") from error
 
 
 def chosen_keys(available: Sequence[str], asked: Sequence[str]) -> list[str]:

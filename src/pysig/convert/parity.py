@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 
 from ..bench.inputs import Details, Shape, dtype_name, is_string, random_input
 from ..cli.renames import Renames
+from ..errors import ConversionError
 from ..interpreter import Interpreter
 
 DYNAMIC_SIZES = (1, 3, 8)
@@ -62,12 +63,7 @@ def check_parity(
             }
             for inputs in _input_sets(runner.get_input_details(), rng):
                 mine = runner(**inputs)
-                theirs = function(
-                    **{
-                        input_names[name]: tf.constant(value, dtype=specs[input_names[name]].dtype)
-                        for name, value in inputs.items()
-                    }
-                )
+                theirs = _run_tensorflow(function, key, input_names, specs, inputs)
                 for name in runner.output_names:
                     compared[name].append((mine[name], theirs[output_names[name]].numpy()))
             details = runner.get_output_details()
@@ -76,6 +72,28 @@ def check_parity(
                 for name, pairs in compared.items()
             ]
     return results
+
+
+def _run_tensorflow(
+    function: Any,
+    key: str,
+    names: Mapping[str, str],
+    specs: Mapping[str, Any],
+    inputs: Mapping[str, NDArray[Any]],
+) -> Mapping[str, Any]:
+    try:
+        return function(  # type: ignore[no-any-return]
+            **{
+                names[name]: tf.constant(value, dtype=specs[names[name]].dtype)
+                for name, value in inputs.items()
+            }
+        )
+    except Exception as error:  # TensorFlow's op errors come in many types
+        shapes = ", ".join(f"{name} {list(value.shape)}" for name, value in inputs.items())
+        raise ConversionError(
+            f"parity check: TensorFlow failed to run signature {key!r} on inputs of shapes "
+            f"{shapes}: {error}"
+        ) from error
 
 
 def _input_sets(

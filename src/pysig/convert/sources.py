@@ -100,12 +100,19 @@ def _save_object(obj: Any, text: str, workdir: Path) -> Source:
         raise ConversionError(
             f"{text!r} has no public tf.function with an input_signature to convert"
         )
-    directory = workdir / "saved_model"
-    tf.saved_model.save(obj, str(directory), signatures=signatures)
-    return Source(str(directory), notes, frozenset())
+    return Source(_save(obj, workdir, signatures), notes, frozenset())
 
 
 def _save_keras(model: Any, workdir: Path) -> Source:
-    directory = workdir / "saved_model"
-    tf.saved_model.save(model, str(directory))
-    return Source(str(directory), [], frozenset(layer.name for layer in model.layers))
+    return Source(_save(model, workdir), [], frozenset(layer.name for layer in model.layers))
+
+
+def _save(obj: Any, workdir: Path, signatures: Any = None) -> str:
+    directory = str(workdir / "saved_model")
+    try:
+        tf.saved_model.save(obj, directory, signatures=signatures)
+    except Exception as error:  # tracing runs the user's code: anything can fail
+        raise ConversionError(
+            f"TensorFlow could not save the model as a SavedModel: {error}"
+        ) from error
+    return directory
