@@ -241,7 +241,10 @@ def test_keras_model_quantized(
     args: list[str | Path] = [keras_files[".keras"], "-o", out_path, "--quantize", quantize]
     if quantize == "int8":
         data = tmp_path / "calibration.npz"
-        np.savez(data, x_input=rng.standard_normal((64, 4)).astype(np.float32))
+        # Named KEY/NAME: the form for models with several signatures.
+        np.savez(
+            data, **{"serving_default/x_input": rng.standard_normal((64, 4)).astype(np.float32)}
+        )
         args += ["--representative-data", data]
     out = converted(*args)
     assert "serving_default.output (float32" in out
@@ -305,3 +308,29 @@ def test_a_broken_saved_model_exits_1(tmp_path: Path) -> None:
     assert result.returncode == 1, result.stderr
     assert "pysig: error: cannot load the SavedModel" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.usefixtures("tf")
+def test_representative_data_must_fit_the_signatures(
+    keras_files: dict[str, Path], tmp_path: Path
+) -> None:
+    from pysig.bench.inputs import BadArgument  # noqa: PLC0415
+    from pysig.convert.converter import representative_samples, signature_functions  # noqa: PLC0415
+    from pysig.convert.sources import load_source  # noqa: PLC0415
+
+    functions = signature_functions(
+        load_source(str(keras_files[".keras"]), tmp_path).saved_model_dir
+    )
+    keys = ["serving_default"]
+    good = tmp_path / "good.npz"
+    np.savez(good, x_input=np.zeros((3, 4), np.float32))
+    samples = representative_samples(str(good), keys, functions)
+    assert [(key, list(inputs), inputs["x_input"].shape) for key, inputs in samples] == [
+        ("serving_default", ["x_input"], (1, 4))
+    ] * 3
+    wrong = tmp_path / "wrong.npz"
+    np.savez(wrong, x=np.zeros((3, 4), np.float32))
+    with pytest.raises(BadArgument, match="has no array serving_default/x_input or x_input"):
+        representative_samples(str(wrong), keys, functions)
+    with pytest.raises(BadArgument, match="cannot read"):
+        representative_samples(str(tmp_path / "missing.npz"), keys, functions)

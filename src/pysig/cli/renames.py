@@ -4,20 +4,12 @@
 from __future__ import annotations
 
 import argparse
-from typing import Hashable, NamedTuple, TypeVar
+from typing import Hashable, TypeVar
 
 from ..bench.inputs import BadArgument
+from ..model.renames import Renames
 
 K = TypeVar("K", bound=Hashable)
-
-
-class Renames(NamedTuple):
-    keys: dict[str, str]  # signature key -> new key
-    inputs: dict[tuple[str, str], str]  # (signature key, input name) -> new name
-    outputs: dict[tuple[str, str], str]  # (signature key, output name) -> new name
-
-    def __bool__(self) -> bool:
-        return bool(self.keys or self.inputs or self.outputs)
 
 
 def parse_key_rename(text: str) -> tuple[str, str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..cli.renames import Renames
+from ..model.renames import Renames
 
 QUANTIZATIONS = ("float16", "dynamic", "int8")
 

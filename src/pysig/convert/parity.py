@@ -15,9 +15,9 @@ import tensorflow as tf
 from numpy.typing import NDArray
 
 from ..bench.inputs import Details, Shape, dtype_name, is_string, random_input
-from ..cli.renames import Renames
 from ..errors import ConversionError
 from ..interpreter import Interpreter
+from ..model.renames import Renames
 
 DYNAMIC_SIZES = (1, 3, 8)
 

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 from tensorflow.lite.tools import flatbuffer_utils
 
 from ..bench.inputs import BadArgument
-from ..cli.renames import Renames
+from ..model.renames import Renames
 
 SignatureList = Mapping[str, Mapping[str, Any]]  # tf.lite's get_signature_list() format
 
