@@ -3,7 +3,9 @@
 Requires tensorflow-cpu==2.14.1 (the TensorFlow release matching tflite-runtime
 2.14.0). Run as:
 
-    python scripts/make_test_models.py [--out-dir tests/models]
+    python scripts/make_test_models.py [--out-dir tests/models] [NAME ...]
+
+With names, only those test models are written (the demo model is "demo").
 
 Paths are relative to the repository root, wherever the script is run from.
 
@@ -29,12 +31,21 @@ Writes:
   ``int8_ops`` (int8 / uint8 in and out).
 - <out-dir>/no_signature.tflite: inputs a, b -> sum, product with the
   SignatureDefs removed and the tensors renamed to those short names.
+- <out-dir>/mediapipe_style.tflite: a small detector laid out as MediaPipe's
+  models are: no SignatureDefs, one image input ``input`` [1, 16, 16, 3], a Conv2D
+  stem, two outputs ``regressors`` [1, 64, 4] and ``classificators`` [1, 64, 1], and a
+  ``TFLITE_METADATA`` entry; for adding signatures to a model that has none.
 - <out-dir>/custom_op.tflite: a SIN whose opcode was rewritten to the custom op
   ``PysigTestOp``, which no resolver provides.
 - <out-dir>/keras_dense.tflite: the Keras example from TensorFlow's "Signatures
   in TensorFlow Lite" guide (``serving_default``: x_input -> output).
 - <out-dir>/flex_encode_decode.tflite: the guide's ``encode`` / ``decode``
   module, which needs Flex (Select TF) ops that tflite-runtime lacks.
+- <out-dir>/conv.tflite: a small Keras convolutional network, MobileNetV2's
+  layer kinds on a 32x32x3 image (``serving_default``: image[None, 32, 32, 3] ->
+  scores[None, 4]): XNNPACK takes the whole graph, and a call without the batch
+  dimension is refused while the runtime re-applies it, the sequence that left
+  tflite-runtime 2.14's memory plan stale (pysig's recovery tests).
 - <out-dir>/slow.tflite: 200 chained tanh(x @ w) on 256x256 (``serving_default``),
   for cancellation tests: about 190 ms per invoke on one thread with
   BUILTIN_WITHOUT_DEFAULT_DELEGATES (400 nodes), about 65 ms with the default
@@ -358,6 +369,51 @@ def make_no_signature() -> bytes:
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
+# --------------------------------------------------------------- mediapipe_style
+
+
+class Detector(tf.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        rng = np.random.default_rng(SEED + 7)
+        self.stem = tf.constant(rng.standard_normal((3, 3, 3, 8)).astype(np.float32) * 0.3)
+        self.boxes = tf.constant(rng.standard_normal((8, 4)).astype(np.float32) * 0.3)
+        self.scores = tf.constant(rng.standard_normal((8, 1)).astype(np.float32) * 0.3)
+
+    @tf.function(input_signature=[spec([1, 16, 16, 3], tf.float32, "input")])
+    def detect(self, image: tf.Tensor) -> dict[str, tf.Tensor]:
+        features = tf.nn.relu(tf.nn.conv2d(image, self.stem, strides=2, padding="SAME"))
+        cells = tf.reshape(features, [1, 64, 8])
+        return {
+            "regressors": tf.matmul(cells, self.boxes),
+            "classificators": tf.matmul(cells, self.scores),
+        }
+
+
+def make_mediapipe_style() -> bytes:
+    module = Detector()
+    model = read_model(convert_functions(module, module.detect))
+    (signature,) = model.signatureDefs
+    subgraph = model.subgraphs[signature.subgraphIndex]
+    # MediaPipe's files name their tensors plainly and carry no SignatureDefs.
+    index = {}
+    for tensor_map in list(signature.inputs) + list(signature.outputs):
+        subgraph.tensors[tensor_map.tensorIndex].name = tensor_map.name
+        index[tensor_map.name.decode()] = tensor_map.tensorIndex
+    subgraph.inputs = [index["input"]]
+    subgraph.outputs = [index["regressors"], index["classificators"]]
+    model.signatureDefs = []
+    # A metadata entry as MediaPipe's model maker adds (its content is opaque here).
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(b"pysig test metadata", dtype=np.uint8)
+    model.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name = b"TFLITE_METADATA"
+    entry.buffer = len(model.buffers) - 1
+    model.metadata.append(entry)
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
 # --------------------------------------------------------------------- custom_op
 
 
@@ -399,6 +455,25 @@ def make_keras_dense() -> bytes:
     )
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     return bytes(converter.convert())
+
+
+# ------------------------------------------------------------------------ conv
+
+
+def make_conv() -> bytes:
+    tf.keras.utils.set_random_seed(SEED)
+    layers = tf.keras.layers
+    model = tf.keras.Sequential(
+        [
+            tf.keras.Input((32, 32, 3), name="image"),
+            layers.Conv2D(8, 3, strides=2, padding="same", activation="relu6"),
+            layers.DepthwiseConv2D(3, padding="same", activation="relu6"),
+            layers.Conv2D(16, 1, activation="relu6"),
+            layers.GlobalAveragePooling2D(),
+            layers.Dense(4, activation="softmax", name="scores"),
+        ]
+    )
+    return bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
 
 
 # ------------------------------------------------------------- flex_encode_decode
@@ -496,10 +571,12 @@ TEST_MODELS: dict[str, Callable[[], bytes]] = {
     "quant_uint8": lambda: make_quantized(tf.uint8),
     "types": make_types,
     "no_signature": make_no_signature,
+    "mediapipe_style": make_mediapipe_style,
     "custom_op": make_custom_op,
     "keras_dense": make_keras_dense,
     "flex_encode_decode": make_flex_encode_decode,
     "slow": make_slow,
+    "conv": make_conv,
 }
 
 
@@ -517,11 +594,22 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=REPO_ROOT / "tests" / "models",
         help="where the test models go (default: tests/models in the repository)",
     )
+    parser.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help=f"models to write (default: demo and all of {', '.join(TEST_MODELS)})",
+    )
     args = parser.parse_args(argv)
+    unknown = sorted(set(args.names) - {"demo", *TEST_MODELS})
+    if unknown:
+        parser.error(f"unknown model(s) {', '.join(unknown)}")
 
-    write(DEMO_PATH, make_demo())
+    if not args.names or "demo" in args.names:
+        write(DEMO_PATH, make_demo())
     for name, make in TEST_MODELS.items():
-        write(args.out_dir / f"{name}.tflite", make())
+        if not args.names or name in args.names:
+            write(args.out_dir / f"{name}.tflite", make())
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 from typing import Any, Mapping
@@ -17,6 +19,18 @@ def model_path(name: str) -> str:
     path = MODELS / f"{name}.tflite"
     assert path.is_file(), f"missing test model {path}; run scripts/make_test_models.py"
     return str(path)
+
+
+def run_python(script: str, timeout: float = 120) -> str:
+    """Run ``script`` in a child interpreter and return what it printed; a crash fails."""
+    child = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, check=False, timeout=timeout
+    )
+    assert child.returncode == 0, (
+        f"the child died with status {child.returncode}: "
+        + child.stderr.decode(errors="replace")[-800:]
+    )
+    return child.stdout.decode()
 
 
 def reference_outputs(path: str, key: str, inputs: Mapping[str, Any]) -> dict[str, NDArray[Any]]:

@@ -50,10 +50,9 @@ def test_without_tensorflow_it_says_what_to_install(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--rename", "encode"], "expected KEY=NEWKEY"),
+        (["--rename", "encode"], "--rename 'encode': expected KEY=NEWKEY"),
         (["--rename-input", "encode=x"], "expected KEY:NAME=NEWNAME"),
         (["--rename-output", "encode:y="], "expected KEY:NAME=NEWNAME"),
-        (["--rename", "a=b", "--rename", "a=c"], "--rename a: renamed twice ('b' and 'c')"),
         (["--quantize", "int8"], "--quantize int8 needs --representative-data FILE.npz"),
         (["--representative-data", "x.npz"], "--representative-data is for --quantize int8"),
         (["--quantize", "int4"], "invalid choice: 'int4'"),

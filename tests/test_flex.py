@@ -14,6 +14,7 @@ import pytest
 from _support import model_path
 
 import pysig
+from pysig.model import inspect_model
 from pysig.runtime.flex import flex_ops, refuse_flex_off_tflite
 
 FLEX_MODEL = model_path("flex_encode_decode")
@@ -66,10 +67,8 @@ LOAD_FLEX = f"""
 
 
 def test_flex_ops_are_read_from_the_file() -> None:
-    with open(FLEX_MODEL, "rb") as file:
-        assert flex_ops(file.read()) == list(FLEX_OPS)
-    with open(pysig.DEMO_MODEL_PATH, "rb") as file:
-        assert flex_ops(file.read()) == []
+    assert flex_ops(inspect_model(FLEX_MODEL)) == list(FLEX_OPS)
+    assert flex_ops(inspect_model(pysig.DEMO_MODEL_PATH)) == []
 
 
 def test_without_tensorflow_the_error_names_the_ops_and_the_extra() -> None:
@@ -147,11 +146,9 @@ def test_models_without_flex_ops_never_look_for_tensorflow(tmp_path: Path) -> No
 
 
 def test_other_runtimes_say_flex_needs_the_tflite_runtime() -> None:
-    with open(FLEX_MODEL, "rb") as file:
-        content = file.read()
     with pytest.raises(pysig.FlexOpError, match='runtime="tflite"') as info:
-        refuse_flex_off_tflite(content, "'flex.tflite'", "litert")
+        refuse_flex_off_tflite(inspect_model(FLEX_MODEL), "'flex.tflite'", "litert")
     assert info.value.ops == FLEX_OPS
     assert "FlexAsString, FlexStringToNumber" in str(info.value)
-    with open(pysig.DEMO_MODEL_PATH, "rb") as file:
-        refuse_flex_off_tflite(file.read(), "demo", "litert")  # no Flex ops: nothing to refuse
+    # No Flex ops: nothing to refuse.
+    refuse_flex_off_tflite(inspect_model(pysig.DEMO_MODEL_PATH), "demo", "litert")

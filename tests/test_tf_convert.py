@@ -154,9 +154,9 @@ def test_signature_choice_and_renames(coding_saved_model: Path, tmp_path: Path) 
         "--rename",
         "encode=to_text",
         "--rename-input",
-        "encode:x=value",
+        "to_text:x=value",
         "--rename-output",
-        "encode:encoded_result=text",
+        "to_text:encoded_result=text",
     )
     assert "signature(s) 'decode' of the SavedModel were not converted" in out
     assert "to_text.text (string, shapes [1], [3], [8]): strings compared exactly: ok" in out
@@ -172,9 +172,11 @@ def test_signature_choice_and_renames(coding_saved_model: Path, tmp_path: Path) 
     ("args", "message"),
     [
         (["--signature", "translate"], "no signature 'translate' (its signatures: "),
-        (["--rename", "nope=x"], "--rename: no signature 'nope' in the converted model"),
-        (["--rename-input", "encode:y=z"], "--rename-input encode:y: no input 'y'"),
-        (["--rename", "encode=decode"], "signature key 'decode' would be used twice"),
+        (["--rename", "nope=x"], "no signature 'nope'"),
+        (["--rename-input", "encode:y=z"], "signature 'encode' has no input 'y'"),
+        (["--rename", "encode=decode"], "cannot rename 'encode' to 'decode': that key is taken"),
+        # Renames apply in order: after the first, there is no 'encode' left to rename.
+        (["--rename", "encode=a", "--rename", "encode=b"], "no signature 'encode'"),
     ],
 )
 def test_bad_choices_exit_2(

@@ -145,7 +145,7 @@ PYBIND11_MODULE(_pysig, m) {
   py::class_<Runner> runner_class(m, "Runner");
   runner_class
       .def(py::init<std::shared_ptr<Session>, const std::string&, const std::string&, int,
-                    const pysig::NamedIndices&, const pysig::NamedIndices&, py::object,
+                    const pysig::NamedTensors&, const pysig::NamedTensors&, py::object,
                     const pysig::ArgReductions&>(),
            py::arg("session"), py::arg("signature_key"), py::arg("label"),
            py::arg("subgraph_index"), py::arg("inputs"), py::arg("outputs"), py::arg("coerce"),

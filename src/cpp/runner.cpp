@@ -28,11 +28,11 @@ struct ViewGuard {
   std::shared_ptr<Session> session;
 };
 
-std::vector<Slot> make_slots(const NamedIndices& named, tflite::Subgraph* subgraph) {
+std::vector<Slot> make_slots(const NamedTensors& named, tflite::Subgraph* subgraph) {
   std::vector<Slot> slots;
   slots.reserve(named.size());
   const size_t count = runtime::tensor_count(subgraph);
-  for (const auto& [name, index] : named) {
+  for (const auto& [name, index, shape_signature] : named) {
     if (index < 0 || static_cast<size_t>(index) >= count) {
       raise("PysigError", "tensor index " + std::to_string(index) + " of '" + name +
                               "' is out of range");
@@ -41,7 +41,8 @@ std::vector<Slot> make_slots(const NamedIndices& named, tflite::Subgraph* subgra
     // Interned like the keyword names CPython passes, so dict lookups match by identity.
     py::str key(name);
     PyUnicode_InternInPlace(&key.ptr());
-    slots.push_back(Slot{name, key, index, type, numpy_dtype(type), is_numeric(type)});
+    slots.push_back(
+        Slot{name, key, index, type, numpy_dtype(type), is_numeric(type), shape_signature});
   }
   return slots;
 }
@@ -123,8 +124,8 @@ size_t physical_memory() {
 }  // namespace
 
 Runner::Runner(std::shared_ptr<Session> session, const std::string& signature_key,
-               const std::string& label, int subgraph_index, const NamedIndices& inputs,
-               const NamedIndices& outputs, py::object coerce,
+               const std::string& label, int subgraph_index, const NamedTensors& inputs,
+               const NamedTensors& outputs, py::object coerce,
                const ArgReductions& arg_reductions)
     : session_(std::move(session)),
       signature_key_(signature_key),
@@ -133,12 +134,17 @@ Runner::Runner(std::shared_ptr<Session> session, const std::string& signature_ke
       coerce_(std::move(coerce)),
       arg_reductions_(arg_reductions) {
   session_->ensure_open();
+  std::vector<int> input_indices;
+  for (const auto& [name, index] : inputs) input_indices.push_back(index);
   try {
     graph_ = runtime::resolve(session_->interpreter(),
                               signature_key_.empty() ? nullptr : signature_key_.c_str(),
-                              subgraph_index_);
+                              subgraph_index_, input_indices);
   } catch (const std::invalid_argument& e) {
     raise("PysigError", e.what());
+  } catch (const std::runtime_error& e) {
+    raise("AbiMismatchError", std::string("pysig's declarations of the tflite-runtime layout "
+                                          "do not match the installed runtime: ") + e.what());
   }
   inputs_ = make_slots(inputs, graph_.subgraph);
   outputs_ = make_slots(outputs, graph_.subgraph);
@@ -185,23 +191,37 @@ bool Runner::sizes_tensors_while_running() const {
 void Runner::allocate_if_needed() {
   if (!allocation_pending_) return;
   session_->ensure_no_views("allocate tensors");
+  std::string shapes;  // read first: a refusal puts the last allocated shapes back
+  for (const auto& slot : inputs_) {
+    shapes += (shapes.empty() ? "" : ", ") + slot.name + "=" + shape_text(shape_of(*tensor(slot)));
+  }
   const auto status = runtime::allocate(graph_);
   if (status == runtime::kStatusOutOfMemory) session_->abandon();
-  const auto shapes = [this] {
-    std::string text;
-    for (const auto& slot : inputs_) {
-      text += (text.empty() ? "" : ", ") + slot.name + "=" + shape_text(shape_of(*tensor(slot)));
-    }
-    return text;
-  };
   if (status != tflite::kStatusOk) {
-    fail("InputShapeError", "the runtime cannot run these input shapes (" + shapes() +
-                                "): " + session_->take_error_text());
+    refuse("InputShapeError", "the runtime cannot run these input shapes (" + shapes +
+                                  "): " + session_->take_error_text());
   }
-  // Left pending, so that no invocation runs until the inputs are resized again.
   const std::string empty = empty_reduction();
-  if (!empty.empty()) fail("InputShapeError", "these input shapes (" + shapes() + ") " + empty);
+  if (!empty.empty()) refuse("InputShapeError", "these input shapes (" + shapes + ") " + empty);
   allocation_pending_ = false;
+}
+
+void Runner::refuse(const char* error_class, const std::string& what) {
+  if (allocation_pending_) restore_allocation();
+  fail(error_class, what);
+}
+
+void Runner::restore_allocation() {
+  const auto status = runtime::restore(graph_);
+  session_->take_error_text();  // what the runtime reported while being put back
+  if (status == runtime::kStatusOutOfMemory) session_->abandon();
+  if (status != tflite::kStatusOk) {
+    session_->abandon("ClosedError", "the runtime could not be put back as it was after "
+                                     "refusing a call, which left this interpreter unusable; "
+                                     "create a new interpreter");
+  }
+  // Shapes the model starts with may still be refused (see the constructor).
+  allocation_pending_ = !empty_reduction().empty();
 }
 
 std::string Runner::empty_reduction() const {
@@ -305,27 +325,26 @@ void Runner::resize_locked(const Slot& slot, const std::vector<int>& dims, bool 
   // tflite-runtime 2.14's kernels assume non-empty tensors where the model fixed a
   // dimension (ARG_MAX reads past an empty axis), so 0 is only accepted where the
   // model declares the dimension dynamic (-1) or already has 0 there.
-  const TensorRecord& current = *tensor(slot);
-  const auto* signature = current.dims_signature;
-  const auto now = shape_of(current);
+  const auto& signature = slot.shape_signature;
+  const auto now = shape_of(*tensor(slot));
   for (size_t i = 0; i < dims.size(); ++i) {
     if (dims[i] != 0) continue;
-    const bool dynamic = signature != nullptr && static_cast<size_t>(signature->size) ==
-                         dims.size() && signature->dims[i] == -1;
+    const bool dynamic = signature.size() == dims.size() && signature[i] == -1;
     const bool already = now.size() == dims.size() && now[i] == 0;
     if (!dynamic && !already) {
-      fail("InputShapeError", "cannot resize input '" + slot.name + "' to " + shape_text(dims) +
+      refuse("InputShapeError", "cannot resize input '" + slot.name + "' to " + shape_text(dims) +
                                   ": dimension " + std::to_string(i) + " is fixed at " +
                                   (i < now.size() ? std::to_string(now[i]) : "?") +
                                   " in the model and the runtime's kernels are not safe with "
                                   "an empty tensor there");
     }
   }
-  if (runtime::resize(graph_, slot.index, dims, strict) != tflite::kStatusOk) {
-    fail("InputShapeError", "cannot resize input '" + slot.name + "' to " + shape_text(dims) +
-                                ": " + session_->take_error_text());
-  }
+  // Pending from here: even a refused resize may have undone the graph's delegates.
   allocation_pending_ = true;
+  if (runtime::resize(graph_, slot.index, dims, strict) != tflite::kStatusOk) {
+    refuse("InputShapeError", "cannot resize input '" + slot.name + "' to " + shape_text(dims) +
+                                  ": " + session_->take_error_text());
+  }
 }
 
 void Runner::write_input(const Slot& slot, const py::object& array) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -24,9 +25,12 @@ struct Slot {
   runtime::ElementType type;
   pybind11::dtype dtype;
   bool numeric;       // false for strings, which go through the runtime's wrapper
+  std::vector<int> shape_signature;  // from the model file; -1 marks a dynamic dimension
 };
 
-using NamedIndices = std::vector<std::pair<std::string, int>>;
+// Each input or output: (name, tensor index, shape signature as the model file
+// declares it; the runtime's own copy is not kept for every tensor type).
+using NamedTensors = std::vector<std::tuple<std::string, int, std::vector<int>>>;
 // ARG_MAX / ARG_MIN operators of a subgraph as (data tensor, axis tensor) indices;
 // the axis is -1 when it is not a constant.
 using ArgReductions = std::vector<std::pair<int, int>>;
@@ -40,8 +44,8 @@ class Runner {
   // SignatureDefs, named `label`. `coerce(value, dtype, label, name)` turns any
   // other input into a C-contiguous array of exactly `dtype`, or raises.
   Runner(std::shared_ptr<Session> session, const std::string& signature_key,
-         const std::string& label, int subgraph_index, const NamedIndices& inputs,
-         const NamedIndices& outputs, pybind11::object coerce,
+         const std::string& label, int subgraph_index, const NamedTensors& inputs,
+         const NamedTensors& outputs, pybind11::object coerce,
          const ArgReductions& arg_reductions);
 
   // Copy in, invoke, copy out under one lock. `out` maps output names to arrays
@@ -85,6 +89,10 @@ class Runner {
   void check_out_buffers(const pybind11::handle& out) const;
   pybind11::object read_output(const Slot& slot, const pybind11::handle& target);
   [[noreturn]] void fail(const char* error_class, const std::string& what) const;
+  // fail(), after putting the graph back as its last allocation left it when this
+  // call (or a resize before it) changed it: a refused call changes nothing.
+  [[noreturn]] void refuse(const char* error_class, const std::string& what);
+  void restore_allocation();
 
   std::shared_ptr<Session> session_;
   runtime::Graph graph_;

@@ -20,10 +20,7 @@ Session::Session(py::object owner, uintptr_t handle)
 }
 
 void Session::ensure_open() const {
-  if (abandoned_) {
-    raise("OutOfMemoryError", "the runtime ran out of memory allocating this interpreter's "
-                              "tensors, which left it unusable; create a new interpreter");
-  }
+  if (abandoned_class_ != nullptr) raise(abandoned_class_, abandoned_reason_);
   if (closed()) raise("ClosedError", "the interpreter has been closed");
 }
 
@@ -44,11 +41,12 @@ void Session::close() {
   owner_ = py::none();
 }
 
-void Session::abandon() {
+void Session::abandon(const char* error_class, const std::string& reason) {
   owner_.inc_ref();  // never released: its destructor is what would crash
   interpreter_ = nullptr;
   owner_ = py::none();
-  abandoned_ = true;
+  abandoned_class_ = error_class;
+  abandoned_reason_ = reason;
   ensure_open();
   std::abort();  // ensure_open() has raised
 }

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <string>
 
 #include "runtime.h"
 
@@ -38,8 +39,10 @@ class Session {
 
   // After the runtime failed to allocate: its state is inconsistent and destroying
   // it would free memory twice. Closes the session, keeps the interpreter alive
-  // until the process exits, and raises OutOfMemoryError (as every later call does).
-  [[noreturn]] void abandon();
+  // until the process exits, and raises OutOfMemoryError (as every later call does),
+  // or the given error for another reason the runtime's state cannot be trusted.
+  [[noreturn]] void abandon(const char* error_class = "OutOfMemoryError",
+                            const std::string& reason = kOutOfMemory);
 
   // Cancels the invocation in progress, from any thread. The runtime clears the
   // request when an invocation starts, so a cancel with nothing running is lost.
@@ -59,7 +62,11 @@ class Session {
   tflite::impl::Interpreter* interpreter_;
   std::mutex mutex_;
   std::atomic<long> views_{0};
-  bool abandoned_ = false;
+  static inline const std::string kOutOfMemory =
+      "the runtime ran out of memory allocating this interpreter's tensors, which left it "
+      "unusable; create a new interpreter";
+  const char* abandoned_class_ = nullptr;  // set once abandoned
+  std::string abandoned_reason_;
 };
 
 // Holds a session's lock for a scope.

@@ -27,8 +27,8 @@ class Runner:
         signature_key: str,
         label: str,
         subgraph_index: int,
-        inputs: Sequence[tuple[str, int]],
-        outputs: Sequence[tuple[str, int]],
+        inputs: Sequence[tuple[str, int, Sequence[int]]],
+        outputs: Sequence[tuple[str, int, Sequence[int]]],
         coerce: Callable[[Any, np.dtype[Any], str, str], np.ndarray[Any, Any]],
         arg_reductions: Sequence[tuple[int, int]],
     ) -> None: ...

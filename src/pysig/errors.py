@@ -37,8 +37,22 @@ class FlexOpError(UnsupportedOpError):
     """The model needs TensorFlow ("Select TF" / Flex) ops, which tflite-runtime lacks."""
 
 
+class SignatureEditError(PysigError, ValueError):
+    """An edit of a model's signatures that cannot be made: an unknown key or name, a
+    name used twice, a tensor that is not an input or output of the subgraph..."""
+
+
+class ModelWriteError(PysigError, RuntimeError):
+    """A model file cannot be written: a library it needs is missing, or it is too large."""
+
+
 class UnsupportedTypeError(PysigError, TypeError):
     """A tensor's element type has no numpy equivalent (resource, variant, int4)."""
+
+
+class UnsupportedMethodError(PysigError, AttributeError):
+    """A tf.lite Interpreter method pysig deliberately does not offer; the message says
+    what to use instead."""
 
 
 class NameNotFoundError(PysigError, KeyError):

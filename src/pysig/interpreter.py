@@ -9,13 +9,29 @@ from typing import Any, Sequence
 from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
 
 from . import _pysig
-from .errors import ClosedError, SignatureNotFoundError
-from .model import Model, read_model
+from .errors import ClosedError, SignatureNotFoundError, UnsupportedMethodError
+from .model import Model, ModelFile, SignatureSpec, TensorSpec, read_model
 from .model.graph import ArgReductions
-from .runtime.tflite import build_interpreter, translate_load_error
-from .signature_runner import Signature, SignatureRunner, signatures_of
+from .model.reader import verified_model
+from .runtime.tflite import build_interpreter, signatures_from_interpreter, translate_load_error
+from .signature_runner import SignatureRunner
 
-SYNTHESIZED_KEY = "serving_default"
+# tf.lite's Interpreter methods that work on tensors by index outside any
+# signature: pysig runs signatures only, so each names what to use instead.
+_INSTEAD_OF_TFLITE = {
+    "allocate_tensors": "pysig allocates every signature's tensors when it loads the model; "
+    "after runner.resize_input(), runner.allocate() re-allocates",
+    "invoke": "call a signature runner, interpreter.get_signature_runner(key)(**inputs), "
+    "or write runner.inputs[name][...] and call runner.invoke()",
+    "set_tensor": "pass inputs to the runner call, runner(name=value), or write "
+    "runner.inputs[name][...] = value",
+    "get_tensor": "use the dict a runner call returns, or runner.outputs[name]",
+    "tensor": "runner.inputs[name] and runner.outputs[name] are zero-copy numpy views",
+    "resize_tensor_input": "call the runner with the new shape, or use "
+    "runner.resize_input(name, shape)",
+    "reset_all_variables": "variables keep their values for the interpreter's life; "
+    "build a new pysig.Interpreter to start from the model's initial values",
+}
 
 
 class Interpreter:
@@ -64,13 +80,12 @@ class Interpreter:
         op_resolver: str,
     ) -> None:
         tflite = build_interpreter(
-            model.content,
-            model.source,
+            model,
             num_threads=num_threads,
             delegates=delegates,
             op_resolver=op_resolver,
         )
-        self._attach(tflite, model.source, model.arg_reductions)
+        self._attach(tflite, model.source, model.arg_reductions, model.file)
 
     @classmethod
     def from_tflite(cls, interpreter: TfliteInterpreter) -> Interpreter:
@@ -85,14 +100,28 @@ class Interpreter:
                 f"expected a tflite_runtime Interpreter, got {type(interpreter).__name__}"
             )
         self = cls.__new__(cls)
-        # Its model bytes are out of reach, so unverified: no ARG_MAX/ARG_MIN shape check.
-        self._attach(interpreter, "the tflite_runtime interpreter", [])
+        source = "the tflite_runtime interpreter"
+        content = getattr(interpreter, "_model_content", None)
+        if isinstance(content, bytes):
+            model = verified_model(content, source)
+            self._attach(interpreter, source, model.arg_reductions, model.file)
+        else:
+            # Loaded from a path: its bytes are out of reach, so unverified (no
+            # ARG_MAX/ARG_MIN shape check) and described by the runtime.
+            self._attach(interpreter, source, [], None)
         return self
 
     def _attach(
-        self, tflite: TfliteInterpreter, source: str, arg_reductions: ArgReductions
+        self,
+        tflite: TfliteInterpreter,
+        source: str,
+        arg_reductions: ArgReductions,
+        file: ModelFile | None,
     ) -> None:
-        self._signatures: dict[str, Signature] = signatures_of(tflite, SYNTHESIZED_KEY)
+        self._file = file
+        self._signatures: dict[str, SignatureSpec] = (
+            file.signatures if file is not None else signatures_from_interpreter(tflite)
+        )
         self._arg_reductions = arg_reductions
         try:
             # Applies the default delegate (XNNPACK) to every subgraph, as users of
@@ -116,6 +145,55 @@ class Interpreter:
             key: {"inputs": list(sig.inputs), "outputs": list(sig.outputs)}
             for key, sig in self._signatures.items()
         }
+
+    def get_input_details(self) -> list[dict[str, Any]]:
+        """tf.lite's details of the main graph's inputs (its subgraph 0), a list of dicts."""
+        return self._graph_details(self._main_graph()[0])
+
+    def get_output_details(self) -> list[dict[str, Any]]:
+        """tf.lite's details of the main graph's outputs, a list of dicts."""
+        return self._graph_details(self._main_graph()[1])
+
+    def get_tensor_details(self) -> list[dict[str, Any]]:
+        """tf.lite's details of every tensor of the main graph, in index order."""
+        if self._file is None:
+            raise NotImplementedError(
+                "get_tensor_details() needs the model's bytes: build the tflite_runtime "
+                "interpreter with model_content, or use pysig.Interpreter(path)"
+            )
+        return self._graph_details(self._file.tensors(0))
+
+    def _main_graph(self) -> tuple[list[TensorSpec], list[TensorSpec]]:
+        if self._file is not None:
+            main, tensors = self._file.subgraphs[0], self._file.tensors(0)
+            return [tensors[i] for i in main.inputs], [tensors[i] for i in main.outputs]
+        tflite = self._session.owner
+        if tflite is None:
+            raise ClosedError("the interpreter has been closed")
+        return (
+            [TensorSpec.from_details(d) for d in tflite.get_input_details()],
+            [TensorSpec.from_details(d) for d in tflite.get_output_details()],
+        )
+
+    def _graph_details(self, tensors: Sequence[TensorSpec]) -> list[dict[str, Any]]:
+        """Details with each tensor's current shape where a signature of the main graph
+        has resized it."""
+        shapes: dict[int, list[int]] = {}
+        with self._runners_lock:
+            runners = list(self._runners.values())
+        # Only a runner can have resized a tensor: those not built yet have not.
+        for runner in runners:
+            if runner.subgraph_index == 0:
+                shapes.update(runner._live_shapes())
+        return [spec.details(shapes.get(spec.index)) for spec in tensors]
+
+    def __getattr__(self, name: str) -> Any:
+        instead = _INSTEAD_OF_TFLITE.get(name)
+        if instead is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        raise UnsupportedMethodError(
+            f"pysig.Interpreter does not offer tf.lite's {name}(): {instead}"
+        )
 
     def get_signature_runner(self, signature_key: str | None = None) -> SignatureRunner:
         """The runner of one signature; the key may be omitted when there is only one.

@@ -2,61 +2,14 @@
 
 from __future__ import annotations
 
-from typing import (
-    TYPE_CHECKING,
-    Any,
-    Iterator,
-    Mapping,
-    NamedTuple,
-    Sequence,
-)
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from numpy.typing import NDArray
-from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
 
 from . import _pysig
 from ._convert import coerce
 from ._timeout import call_with_timeout
-from .errors import ClosedError
-
-
-class Signature(NamedTuple):
-    """One signature: names mapped to tensor indices in its subgraph."""
-
-    key: str
-    subgraph_index: int
-    inputs: dict[str, int]
-    outputs: dict[str, int]
-    synthesized: bool
-
-
-def signatures_of(tflite: TfliteInterpreter, synthesized_key: str) -> dict[str, Signature]:
-    """The model's signatures, or one synthesized from the main graph if it has none."""
-    full = tflite._get_full_signature_list()
-    if full:
-        wrapper = tflite._interpreter
-        return {
-            key: Signature(
-                key,
-                wrapper.GetSubgraphIndexFromSignature(key),
-                dict(sig["inputs"]),
-                dict(sig["outputs"]),
-                False,
-            )
-            for key, sig in full.items()
-        }
-    inputs = _unique_names(tflite.get_input_details(), "input")
-    outputs = _unique_names(tflite.get_output_details(), "output")
-    return {synthesized_key: Signature(synthesized_key, 0, inputs, outputs, True)}
-
-
-def _unique_names(details: Sequence[Mapping[str, Any]], kind: str) -> dict[str, int]:
-    """Tensor names as signature names; a missing or repeated one becomes `<kind>_<i>`."""
-    names = [d["name"] for d in details]
-    return {
-        (name if name and names.count(name) == 1 else f"{kind}_{i}"): int(d["index"])
-        for i, (name, d) in enumerate(zip(names, details))
-    }
+from .model import SignatureSpec, TensorSpec
 
 
 class TensorViews(Mapping[str, NDArray[Any]]):
@@ -98,7 +51,7 @@ class SignatureRunner(_pysig.Runner):
     def __init__(
         self,
         session: Any,
-        signature: Signature,
+        signature: SignatureSpec,
         arg_reductions: Sequence[tuple[int, int]],
     ) -> None:
         super().__init__(
@@ -106,8 +59,8 @@ class SignatureRunner(_pysig.Runner):
             "" if signature.synthesized else signature.key,
             signature.key,
             signature.subgraph_index,
-            list(signature.inputs.items()),
-            list(signature.outputs.items()),
+            [(n, t.index, list(t.shape_signature)) for n, t in signature.inputs.items()],
+            [(n, t.index, list(t.shape_signature)) for n, t in signature.outputs.items()],
             coerce,
             list(arg_reductions),
         )
@@ -184,15 +137,17 @@ class SignatureRunner(_pysig.Runner):
         """Output name -> tf.lite's tensor details, as for ``get_input_details``."""
         return self._details(self._signature.outputs)
 
-    def _details(self, tensors: Mapping[str, int]) -> dict[str, dict[str, Any]]:
-        with self._session:
-            tflite = self._session.owner
-            if tflite is None:
-                raise ClosedError("the interpreter has been closed")
-            return {
-                name: tflite._get_tensor_details(index, self._signature.subgraph_index)
-                for name, index in tensors.items()
-            }
+    def _details(self, tensors: Mapping[str, TensorSpec]) -> dict[str, dict[str, Any]]:
+        """The file's facts, with each tensor's current shape from the runtime."""
+        return {name: spec.details(self._shape(name)) for name, spec in tensors.items()}
+
+    def _live_shapes(self) -> dict[int, list[int]]:
+        """Tensor index -> current shape, for this signature's inputs and outputs."""
+        return {
+            spec.index: self._shape(name)
+            for tensors in (self._signature.inputs, self._signature.outputs)
+            for name, spec in tensors.items()
+        }
 
     if TYPE_CHECKING:
 

@@ -1,5 +1,9 @@
 """Runs a fuzz corpus in child processes, so that a crash is counted rather than fatal.
 
+A corpus is a list of cases, (index, seed) pairs, and a harness: the driver
+script a child runs them with (fuzz_driver.py for damaged model files,
+sequence_driver.py for sequences of calls) and how a case is named in reports.
+
 Cases run in batches, one child process per batch (fuzz_driver.py), several
 batches at a time. When a child dies, the case it was running is re-run alone
 in a fresh process: if it crashes there too, it is the culprit. If it does
@@ -23,11 +27,22 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from fuzz_corpus import Case, describe
 
-DRIVER = Path(__file__).resolve().parent / "fuzz_driver.py"
+HERE = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Harness:
+    """The child side of a campaign: the driver script, and how its cases are named."""
+
+    driver: Path
+    describe: Callable[[Case], str]
+
+
+MODEL_FILES = Harness(HERE / "fuzz_driver.py", describe)
 
 
 @dataclass
@@ -35,15 +50,16 @@ class Crash:
     case: Case | None  # None: no single case reproduces it
     status: str
     stderr_tail: str
+    where: str = "unattributed (batch state)"
 
     def __str__(self) -> str:
-        where = describe(self.case) if self.case is not None else "unattributed (batch state)"
-        return f"{where}: {self.status}\n    {self.stderr_tail}"
+        return f"{self.where}: {self.status}\n    {self.stderr_tail}"
 
 
 @dataclass
 class Summary:
     mode: str
+    harness: Harness = MODEL_FILES
     cases: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
     by_case: dict[int, str] = field(default_factory=dict)  # index -> outcome, crash or hang
@@ -71,8 +87,10 @@ class Summary:
             ),
         ]
         lines += [f"  crash: {crash}" for crash in self.crashes]
-        lines += [f"  hang: {describe(case)}" for case in self.hangs]
-        lines += [f"  unexpected: {describe(case)}: {text}" for case, text in self.unexpected]
+        lines += [f"  hang: {self.harness.describe(case)}" for case in self.hangs]
+        lines += [
+            f"  unexpected: {self.harness.describe(case)}: {text}" for case, text in self.unexpected
+        ]
         return "\n".join(lines)
 
 
@@ -84,14 +102,16 @@ class _ChildResult:
     stderr_tail: str
 
 
-def _run_child(mode: str, cases: Sequence[Case], case_timeout: float) -> _ChildResult:
+def _run_child(
+    harness: Harness, mode: str, cases: Sequence[Case], case_timeout: float
+) -> _ChildResult:
     """Run ``cases`` in one child until they are done, it dies, or one overruns."""
     by_index = {case.index: case for case in cases}
     finished: dict[int, str] = {}
     running: Case | None = None
     with tempfile.TemporaryFile() as stderr:
         child = subprocess.Popen(
-            [sys.executable, str(DRIVER), mode],
+            [sys.executable, str(harness.driver), mode],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=stderr,
@@ -138,16 +158,20 @@ def _run_child(mode: str, cases: Sequence[Case], case_timeout: float) -> _ChildR
     return _ChildResult(finished, running, status, " | ".join(tail))
 
 
-def _crashes_alone(mode: str, case: Case, case_timeout: float) -> _ChildResult | None:
-    result = _run_child(mode, [case], case_timeout)
+def _crashes_alone(
+    harness: Harness, mode: str, case: Case, case_timeout: float
+) -> _ChildResult | None:
+    result = _run_child(harness, mode, [case], case_timeout)
     return result if result.status not in ("ok", "hang") else None
 
 
-def run_batch(mode: str, cases: Sequence[Case], case_timeout: float) -> Summary:
-    summary = Summary(mode, cases=len(cases))
+def run_batch(
+    mode: str, cases: Sequence[Case], case_timeout: float, harness: Harness = MODEL_FILES
+) -> Summary:
+    summary = Summary(mode, harness, cases=len(cases))
     remaining = list(cases)
     while remaining:
-        result = _run_child(mode, remaining, case_timeout)
+        result = _run_child(harness, mode, remaining, case_timeout)
         done_before = [c for c in remaining if c.index in result.finished]
         for case in done_before:
             outcome = result.finished[case.index]
@@ -165,12 +189,15 @@ def run_batch(mode: str, cases: Sequence[Case], case_timeout: float) -> Summary:
         if result.status == "hang":
             summary.hangs.append(culprit)
         else:
-            alone = _crashes_alone(mode, culprit, case_timeout)
+            alone = _crashes_alone(harness, mode, culprit, case_timeout)
             if alone is not None:
-                summary.crashes.append(Crash(culprit, alone.status, alone.stderr_tail))
+                where = harness.describe(culprit)
+                summary.crashes.append(Crash(culprit, alone.status, alone.stderr_tail, where))
             else:
-                found = [c for c in done_before if _crashes_alone(mode, c, case_timeout)]
-                summary.crashes.extend(Crash(c, "crashes alone", "") for c in found)
+                found = [c for c in done_before if _crashes_alone(harness, mode, c, case_timeout)]
+                summary.crashes.extend(
+                    Crash(c, "crashes alone", "", harness.describe(c)) for c in found
+                )
                 if not found:
                     summary.crashes.append(Crash(None, result.status, result.stderr_tail))
         remaining = remaining[remaining.index(culprit) + 1 :]
@@ -190,13 +217,14 @@ def run_campaign(
     batch_size: int = 100,
     workers: int = 2,
     case_timeout: float = 60.0,
+    harness: Harness = MODEL_FILES,
 ) -> Summary:
-    """Run every case of ``cases`` with ``mode`` ("pysig" or "tflite")."""
+    """Run every case of ``cases`` with ``mode`` (the driver's first argument)."""
     start = time.monotonic()
     batches = [cases[i : i + batch_size] for i in range(0, len(cases), batch_size)]
-    summary = Summary(mode)
+    summary = Summary(mode, harness)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for batch_summary in pool.map(lambda b: run_batch(mode, b, case_timeout), batches):
+        for batch_summary in pool.map(lambda b: run_batch(mode, b, case_timeout, harness), batches):
             summary.merge(batch_summary)
     summary.seconds = time.monotonic() - start
     return summary

@@ -117,15 +117,19 @@ RUNNERS: dict[str, Callable[[bytes, str, np.random.Generator], str]] = {
 }
 
 
-def main() -> None:
-    run = RUNNERS[sys.argv[1]]
+def serve(run_case: Callable[[Case], str]) -> None:
+    """The child's loop, for any driver: run the cases read from stdin, reporting each."""
     resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE_LIMIT, resource.RLIM_INFINITY))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     for index, seed in json.load(sys.stdin):
         print(f"start {index}", flush=True)
-        case = Case(index, seed)
-        outcome = run(build(case), case_resolver(case), np.random.default_rng(index))
+        outcome = run_case(Case(index, seed))
         print(f"done {index} {outcome}", flush=True)
+
+
+def main() -> None:
+    run = RUNNERS[sys.argv[1]]
+    serve(lambda case: run(build(case), case_resolver(case), np.random.default_rng(case.index)))
 
 
 if __name__ == "__main__":

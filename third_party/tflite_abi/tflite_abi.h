@@ -12,11 +12,16 @@
 
 static_assert(sizeof(void*) == 8, "the layouts below are those of 64-bit builds");
 
+// A delegate (XNNPACK, or one given by the user): opaque, pysig only hands the
+// runtime's own pointers back to it.
+struct TfLiteDelegate;
+
 namespace tflite {
 
 // A status is returned as a 32-bit enum; 0 means success.
 using StatusCode = int;
 constexpr StatusCode kStatusOk = 0;
+constexpr StatusCode kStatusError = 1;
 // Returned by an invocation stopped through Cancel().
 constexpr StatusCode kStatusCancelled = 8;
 
@@ -49,7 +54,8 @@ struct TensorRecord {
   size_t bytes;                  // 40
   const void* mapped_allocation; // 48
   const char* name;              // 56
-  uint8_t unused_64[40];         // 64: delegate, buffer handle, flags, quantization, sparsity
+  TfLiteDelegate* delegate;      // 64: set on the outputs of a delegated partition
+  uint8_t unused_72[32];         // 72: buffer handle, flags, quantization, sparsity
   const ShapeArray* dims_signature;  // 104
 };
 static_assert(sizeof(TensorRecord) == 112, "tensor record size");
@@ -58,6 +64,7 @@ static_assert(offsetof(TensorRecord, dims) == 16, "tensor dims offset");
 static_assert(offsetof(TensorRecord, allocation) == 32, "tensor allocation type offset");
 static_assert(offsetof(TensorRecord, bytes) == 40, "tensor byte size offset");
 static_assert(offsetof(TensorRecord, name) == 56, "tensor name offset");
+static_assert(offsetof(TensorRecord, delegate) == 64, "tensor delegate offset");
 static_assert(offsetof(TensorRecord, dims_signature) == 104, "tensor dims_signature offset");
 
 // One graph of the model; signatures each run one of these.
@@ -67,13 +74,20 @@ class Subgraph {
   StatusCode ResizeInputTensor(int tensor_index, const std::vector<int>& dims);
   StatusCode ResizeInputTensorStrict(int tensor_index, const std::vector<int>& dims);
   StatusCode AllocateTensors();
+  // Undoes every delegate, forgets them, plans memory anew and allocates.
+  StatusCode RemoveAllDelegates();
+  StatusCode ModifyGraphWithDelegate(TfLiteDelegate* delegate);
+  bool HasDelegates();
 };
 
 // Byte offsets of the members pysig reads; they are verified against the live
-// runtime at import (src/pysig/_abi_check.py).
+// runtime at import (src/pysig/runtime/tflite_abi_check.py).
 struct Offsets {
   static constexpr size_t kSubgraphTensorsBegin = 8;   // std::vector<TensorRecord>
   static constexpr size_t kSubgraphTensorsEnd = 16;
+  // std::vector<TfLiteDelegate*>: the delegates applied to the subgraph, in order.
+  static constexpr size_t kSubgraphDelegatesBegin = 440;
+  static constexpr size_t kSubgraphDelegatesEnd = 448;
   static constexpr size_t kRunnerSubgraph = 8;         // Subgraph*
   static constexpr size_t kInterpreterSubgraphsBegin = 96;  // std::vector<unique_ptr<Subgraph>>
   static constexpr size_t kInterpreterSubgraphsEnd = 104;

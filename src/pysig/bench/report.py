@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import os
 import platform
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import tflite_runtime
+from rich.console import Console
+from rich.table import Table
 
 from .._version import __version__
 
@@ -137,11 +140,12 @@ def format_table(report: Mapping[str, Any]) -> str:
         "",
     ]
     columns: Sequence[str] = _COLUMNS if _compared(report) else _COLUMNS[:-2]
-    table = [list(columns), *(row[: len(columns)] for row in rows(report))]
-    widths = [max(len(row[i]) for row in table) for i in range(len(columns))]
-    for row in table:
-        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]
-        lines.append("  ".join(cells).rstrip())
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style=None)
+    for position, column in enumerate(columns):
+        table.add_column(column, justify="left" if position == 0 else "right", no_wrap=True)
+    for row in rows(report):
+        table.add_row(*row[: len(columns)])
+    lines.append(_plain_text(table))
     lines.append("")
     if _compared(report):
         lines.append(
@@ -155,6 +159,13 @@ def format_table(report: Mapping[str, Any]) -> str:
     lines.append(f"peak RSS: {format_bytes(report['peak_rss_bytes'])}")
     lines.append(f"load average after the run: {load_text(report)}")
     return "\n".join(lines)
+
+
+def _plain_text(table: Table) -> str:
+    """The table as plain text, as wide as it needs: the same on a terminal and in a pipe."""
+    console = Console(file=io.StringIO(), width=1000, color_system=None, highlight=False)
+    console.print(table)
+    return "\n".join(line.rstrip() for line in console.file.getvalue().splitlines())  # type: ignore[attr-defined]
 
 
 def format_markdown(report: Mapping[str, Any]) -> str:

@@ -1,5 +1,5 @@
-"""The ``pysig`` command: ``info``, ``run`` and ``bench`` on a model file or the demo model,
-``convert`` from TensorFlow models.
+"""The ``pysig`` command: ``info``, ``signatures``, ``run`` and ``bench`` on a model file or
+the demo model, ``convert`` from TensorFlow models.
 
 Exit status: 0 on success, 1 when the model cannot be loaded or run, 2 for bad
 arguments (argparse's convention), 130 after Ctrl-C. Each command is a module of
@@ -21,10 +21,10 @@ from .._version import __version__
 from ..bench.inputs import BadArgument
 from ..bench.plot import PlotUnavailable
 from ..errors import PysigError
-from . import bench, convert, info, run
+from . import bench, convert, info, run, signatures
 from .common import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE
 
-COMMANDS = (info, run, bench, convert)
+COMMANDS = (info, signatures, run, bench, convert)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

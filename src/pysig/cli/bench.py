@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import os
 import sys
-from typing import Any
+from typing import Any, Callable, Iterator
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
 from ..bench import plot
 from ..bench.core import DEFAULT_DURATION, DEFAULT_WARMUP, MODES, Benchmark, BenchOptions
@@ -114,12 +118,8 @@ def _bench(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     benchmark = Benchmark(interpreter, path, key, options)
-    bar = _ProgressBar() if args.json is None and sys.stdout.isatty() else None
-    try:
+    with _progress_bar(args.json is None and sys.stdout.isatty()) as bar:
         report = interruptible(functools.partial(benchmark.run, bar), benchmark.cancel)
-    finally:
-        if bar is not None:
-            bar.close()
     if args.json == "-":
         print(json.dumps(report, indent=2))
     else:
@@ -133,24 +133,23 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
-class _ProgressBar:
-    """A one-line progress bar on stderr, redrawn in place."""
+@contextlib.contextmanager
+def _progress_bar(shown: bool) -> Iterator[Callable[[float], None] | None]:
+    """A progress bar on stderr, or None. It redraws only when its percentage changes,
+    from the benchmark's own thread: no refresh thread competes with the timed calls."""
+    if not shown:
+        yield None
+        return
+    columns = (TextColumn("benchmarking"), BarColumn(), TaskProgressColumn())
+    console = Console(stderr=True)
+    with Progress(*columns, console=console, auto_refresh=False, transient=True) as progress:
+        task = progress.add_task("benchmarking", total=100)
+        shown_percent = [-1]
 
-    WIDTH = 30
+        def update(fraction: float) -> None:
+            percent = int(fraction * 100)
+            if percent != shown_percent[0]:
+                shown_percent[0] = percent
+                progress.update(task, completed=percent, refresh=True)
 
-    def __init__(self) -> None:
-        self._shown = -1
-
-    def __call__(self, fraction: float) -> None:
-        filled = int(fraction * self.WIDTH)
-        if filled == self._shown:
-            return
-        self._shown = filled
-        bar = "#" * filled + "-" * (self.WIDTH - filled)
-        sys.stderr.write(f"\rbenchmarking [{bar}] {fraction:4.0%}")
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self._shown >= 0:
-            sys.stderr.write("\r" + " " * (self.WIDTH + 20) + "\r")
-            sys.stderr.flush()
+        yield update

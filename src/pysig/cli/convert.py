@@ -17,7 +17,7 @@ from ..convert.options import QUANTIZATIONS, ConvertOptions
 from ..errors import ConversionError
 from ..model import read_model
 from .common import EXIT_FAILURE, positive_float
-from .renames import add_rename_options, renames_from
+from .edits import add_rename_options, rename_step
 
 if TYPE_CHECKING:
     from ..convert.parity import OutputParity
@@ -52,7 +52,12 @@ def add_parser(commands: Any) -> None:
         metavar="KEY",
         help="convert this SavedModel signature (repeatable; default: all of them)",
     )
-    add_rename_options(command)
+    add_rename_options(
+        command,
+        command.add_argument_group(
+            "renames (each may repeat; they apply in order, to the keys as renamed so far)"
+        ),
+    )
     command.add_argument(
         "--select-tf-ops",
         action="store_true",
@@ -96,7 +101,7 @@ def _convert(args: argparse.Namespace) -> int:
         args.parser.error("--quantize int8 needs --representative-data FILE.npz")
     options = ConvertOptions(
         tuple(args.signature),
-        renames_from(args),
+        tuple(rename_step(option, value) for option, value in args.edits),
         args.select_tf_ops,
         args.quantize,
         args.representative_data,

@@ -1,4 +1,6 @@
-"""``pysig info``: a model's signatures, with each input's and output's tensor details."""
+"""``pysig info``: what a model file holds, read from the file itself (no runtime needed):
+signatures with each input's and output's tensor details, subgraphs, operators, metadata,
+and what each installed runtime would lack to run it."""
 
 from __future__ import annotations
 
@@ -7,10 +9,14 @@ import json
 import os
 from typing import Any, Mapping
 
+from .._resources import DEMO_MODEL_PATH
 from ..bench.inputs import dtype_name, is_quantized
 from ..bench.report import format_bytes
-from ..interpreter import Interpreter
-from .common import add_command, load
+from ..model import ModelFile, OperatorUse, TensorSpec, inspect_model
+from .common import add_command
+
+# Metadata entries small enough, and textual, to show their value.
+_SHOWN_METADATA = ("min_runtime_version",)
 
 
 def add_parser(commands: Any) -> None:
@@ -18,19 +24,20 @@ def add_parser(commands: Any) -> None:
         commands,
         "info",
         _info,
-        help="show signatures, input and output names, dtypes, shapes and quantization",
-        description="Show each signature's inputs and outputs: name, dtype, shape, shape "
-        "signature (-1 marks a dynamic dimension), quantization (scale and zero point) and "
-        "the tensor behind it. A model without SignatureDefs shows the signature pysig "
-        "synthesizes for it ('serving_default', named by tensor names).",
+        help="show signatures, tensors, operators and metadata, and what the model needs",
+        description="Show each signature's inputs and outputs (name, dtype, shape, shape "
+        "signature (-1 marks a dynamic dimension), quantization and the tensor behind it), "
+        "the operators the model uses, its metadata, and which operators each installed "
+        "runtime lacks (Flex ops, custom ops). Read from the file: it works on any valid "
+        "model, including ones no runtime here can run. A model without SignatureDefs shows "
+        "the signature pysig synthesizes for it ('serving_default', named by tensor names).",
     )
     command.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
 def _info(args: argparse.Namespace) -> int:
-    interpreter, path = load(args)
-    with interpreter:
-        description = describe_model(interpreter, path)
+    path = DEMO_MODEL_PATH if args.model is None else args.model
+    description = describe_model(inspect_model(path), path)
     if args.json:
         print(json.dumps(description, indent=2))
     else:
@@ -38,36 +45,67 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
-def describe_model(interpreter: Interpreter, path: str) -> dict[str, Any]:
-    """The model's signatures and tensors as JSON-ready data (``pysig info --json``)."""
-    signatures = {}
-    for key in interpreter.get_signature_list():
-        runner = interpreter.get_signature_runner(key)
-        signatures[key] = {
-            "subgraph_index": runner.subgraph_index,
-            # Private, but this package's own: the CLI tells users when a signature is synthesized.
-            "synthesized": runner._signature.synthesized,
-            "inputs": _tensors_json(runner.get_input_details()),
-            "outputs": _tensors_json(runner.get_output_details()),
+def describe_model(file: ModelFile, path: str) -> dict[str, Any]:
+    """The model file as JSON-ready data (``pysig info --json``)."""
+    metadata = []
+    for entry in file.metadata:
+        item: dict[str, Any] = {
+            "name": entry.name,
+            "buffer": entry.buffer_index,
+            "bytes": entry.size,
         }
+        value = file.metadata_value(entry.name).rstrip(b"\0")
+        if entry.name in _SHOWN_METADATA and value:
+            item["value"] = value.decode("utf-8", "replace")
+        metadata.append(item)
     return {
         "model": os.path.abspath(path),
         "bytes": os.path.getsize(path),
-        "signatures": signatures,
+        "description": file.description,
+        "signatures": {
+            key: {
+                "subgraph_index": signature.subgraph_index,
+                "synthesized": signature.synthesized,
+                "inputs": _tensors_json(signature.inputs),
+                "outputs": _tensors_json(signature.outputs),
+            }
+            for key, signature in file.signatures.items()
+        },
+        "subgraphs": [
+            {
+                "index": s.index,
+                "name": s.name,
+                "inputs": list(s.inputs),
+                "outputs": list(s.outputs),
+                "tensors": s.tensor_count,
+                "operators": s.operator_count,
+            }
+            for s in file.subgraphs
+        ],
+        "operators": [_operator_json(op) for op in file.operators],
+        "metadata": metadata,
+        "missing_ops": {
+            runtime: [_operator_json(op) for op in missing]
+            for runtime, missing in file.missing_ops_by_runtime().items()
+        },
     }
 
 
-def _tensors_json(details: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+def _operator_json(op: OperatorUse) -> dict[str, Any]:
+    return {"name": op.name, "custom": op.custom, "flex": op.flex, "count": op.count}
+
+
+def _tensors_json(tensors: Mapping[str, TensorSpec]) -> dict[str, Any]:
     return {
         name: {
-            "tensor": d["name"],
-            "index": int(d["index"]),
-            "dtype": dtype_name(d["dtype"]),
-            "shape": [int(x) for x in d["shape"]],
-            "shape_signature": [int(x) for x in d["shape_signature"]],
-            "quantization": _quantization_json(d),
+            "tensor": t.name,
+            "index": t.index,
+            "dtype": dtype_name(t.dtype),
+            "shape": list(t.shape),
+            "shape_signature": list(t.shape_signature),
+            "quantization": _quantization_json(t.details()),
         }
-        for name, d in details.items()
+        for name, t in tensors.items()
     }
 
 
@@ -103,7 +141,39 @@ def format_info(description: Mapping[str, Any]) -> str:
             for name, t in tensors.items()
         ]
         lines += _aligned(rows, indent="  ") or ["  (no inputs or outputs)"]
+    lines += ["", _operators_text(description["operators"], len(description["subgraphs"]))]
+    for runtime, missing in description["missing_ops"].items():
+        lines.append(f"{runtime}: {_needs_text(missing)}")
+    if description["metadata"]:
+        entries = [
+            f"{m['name']} ({m['value']!r})"
+            if "value" in m
+            else f"{m['name']} ({format_bytes(m['bytes'])})"
+            for m in description["metadata"]
+        ]
+        lines.append(f"metadata: {', '.join(entries)}")
     return "\n".join(lines)
+
+
+def _operators_text(operators: list[Mapping[str, Any]], subgraphs: int) -> str:
+    uses = ", ".join(
+        f"{op['name']}{' (custom)' if op['custom'] else ''} x{op['count']}" for op in operators
+    )
+    return f"operators in {subgraphs} subgraph(s): {uses or 'none'}"
+
+
+def _needs_text(missing: list[Mapping[str, Any]]) -> str:
+    """What a runtime lacks to run the model, said as what the model needs."""
+    if not missing:
+        return "has every operator the model uses"
+    flex = [op["name"] for op in missing if op["flex"]]
+    custom = [op["name"] for op in missing if not op["flex"]]
+    needs = []
+    if flex:
+        needs.append(f"TensorFlow (Flex) ops it lacks: {', '.join(flex)}")
+    if custom:
+        needs.append(f"custom ops it lacks: {', '.join(custom)}")
+    return "cannot run this model; it needs " + "; and ".join(needs)
 
 
 def _quantization_text(quantization: Mapping[str, Any] | None) -> str:

@@ -7,9 +7,10 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable, Mapping, Sequence
 
+from ..model import inspect_model
 from ..runtime.flex import flex_ops
-from .rename import SignatureList
 
+SignatureList = Mapping[str, Mapping[str, Any]]  # tf.lite's get_signature_list() format
 _POSITIONAL_OUTPUT = re.compile(r"output_\d+$")
 
 
@@ -53,7 +54,7 @@ def conversion_notices(
                 "function returns tensors rather than a dict of them; return a dict to name "
                 "them, or use --rename-output"
             )
-    ops = flex_ops(content)
+    ops = flex_ops(inspect_model(content))
     if ops:
         notices.append(
             f"these ops had no TFLite builtin and fell back to TensorFlow (Flex) ops: "

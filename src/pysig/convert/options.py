@@ -5,9 +5,10 @@ No TensorFlow here: the CLI builds these before deciding to import it.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Callable, NamedTuple
 
-from ..model.renames import Renames
+if TYPE_CHECKING:
+    from ..model import SignatureEditor
 
 QUANTIZATIONS = ("float16", "dynamic", "int8")
 
@@ -24,7 +25,7 @@ TOLERANCES = {
 
 class ConvertOptions(NamedTuple):
     signature_keys: tuple[str, ...]  # empty: every signature
-    renames: Renames
+    edits: tuple[Callable[[SignatureEditor], None], ...]  # renames, in the order given
     select_tf_ops: bool
     quantize: str | None  # None or one of QUANTIZATIONS
     representative_data: str | None  # an .npz file, for int8

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 from ..bench.inputs import Details, Shape, dtype_name, is_string, random_input
 from ..errors import ConversionError
 from ..interpreter import Interpreter
-from ..model.renames import Renames
+from .rename import Origin
 
 DYNAMIC_SIZES = (1, 3, 8)
 
@@ -40,35 +40,30 @@ class OutputParity(NamedTuple):
 def check_parity(
     content: bytes,
     functions: Mapping[str, Any],
-    keys: list[str],
-    renames: Renames,
+    origins: Mapping[str, Origin],
     atol: float,
     rtol: float,
     seed: int = 0,
 ) -> list[OutputParity]:
+    """Compare every signature of ``content`` with the TensorFlow function it came from."""
     rng = np.random.default_rng(seed)
     results = []
     with Interpreter(model_content=content) as interpreter:
-        for key in keys:
-            runner = interpreter.get_signature_runner(renames.keys.get(key, key))
-            function = functions[key]
+        for key, origin in origins.items():
+            runner = interpreter.get_signature_runner(key)
+            function = functions[origin.key]
             specs = function.structured_input_signature[1]
-            # The converted model's names -> the TensorFlow function's.
-            input_names = {renames.inputs.get((key, name), name): name for name in specs}
-            output_names = {
-                renames.outputs.get((key, name), name): name for name in function.structured_outputs
-            }
             compared: dict[str, list[tuple[NDArray[Any], NDArray[Any]]]] = {
                 name: [] for name in runner.output_names
             }
             for inputs in _input_sets(runner.get_input_details(), rng):
                 mine = runner(**inputs)
-                theirs = _run_tensorflow(function, key, input_names, specs, inputs)
+                theirs = _run_tensorflow(function, origin.key, origin.inputs, specs, inputs)
                 for name in runner.output_names:
-                    compared[name].append((mine[name], theirs[output_names[name]].numpy()))
+                    compared[name].append((mine[name], theirs[origin.outputs[name]].numpy()))
             details = runner.get_output_details()
             results += [
-                _compare(runner.signature_key, name, details[name], pairs, atol, rtol)
+                _compare(key, name, details[name], pairs, atol, rtol)
                 for name, pairs in compared.items()
             ]
     return results

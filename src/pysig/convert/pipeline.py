@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping, NamedTuple
 
-from ..interpreter import Interpreter
+from ..model import inspect_model
 from .converter import chosen_keys, convert_saved_model, signature_functions
-from .notices import conversion_notices
+from .notices import SignatureList, conversion_notices
 from .options import ConvertOptions
 from .parity import OutputParity, check_parity
-from .rename import SignatureList, apply_renames, check_renames
+from .rename import Origin, apply_edits
 from .sources import load_source
 
 
@@ -19,8 +19,7 @@ class Conversion(NamedTuple):
     signatures: SignatureList  # its signatures, in tf.lite's get_signature_list() format
     notices: list[str]
     functions: Mapping[str, Any]  # SavedModel key -> concrete function
-    keys: list[str]  # the SavedModel keys converted
-    options: ConvertOptions
+    origins: dict[str, Origin]  # the file's signature keys -> their TensorFlow names
 
 
 def convert(source_text: str, options: ConvertOptions, workdir: Path) -> Conversion:
@@ -29,38 +28,27 @@ def convert(source_text: str, options: ConvertOptions, workdir: Path) -> Convers
     functions = signature_functions(source.saved_model_dir)
     keys = chosen_keys(list(functions), options.signature_keys)
     converted = convert_saved_model(source.saved_model_dir, keys, functions, options)
-    before = _signature_list(converted)
-    check_renames(before, options.renames)
     notices = source.notes + conversion_notices(
         available=list(functions),
         chosen=keys,
         functions=functions,
-        signatures=before,
+        signatures=_signature_list(converted),
         content=converted,
         keras_layers=source.keras_layers,
     )
-    content = apply_renames(converted, options.renames)
-    return Conversion(content, _signature_list(content), notices, functions, keys, options)
+    content, origins = apply_edits(converted, options.edits)
+    return Conversion(content, _signature_list(content), notices, functions, origins)
 
 
 def parity(conversion: Conversion, atol: float, rtol: float, seed: int) -> list[OutputParity]:
     return check_parity(
-        conversion.content,
-        conversion.functions,
-        [key for key in conversion.keys if key in _signature_list_keys(conversion)],
-        conversion.options.renames,
-        atol,
-        rtol,
-        seed,
+        conversion.content, conversion.functions, conversion.origins, atol, rtol, seed
     )
 
 
-def _signature_list_keys(conversion: Conversion) -> set[str]:
-    renamed = {new: old for old, new in conversion.options.renames.keys.items()}
-    return {renamed.get(key, key) for key in conversion.signatures}
-
-
 def _signature_list(content: bytes) -> SignatureList:
-    # Loading it in pysig is also the first check that pysig can run what was written.
-    with Interpreter(model_content=content) as interpreter:
-        return interpreter.get_signature_list()
+    signatures = inspect_model(content).signatures
+    return {
+        key: {"inputs": list(spec.inputs), "outputs": list(spec.outputs)}
+        for key, spec in signatures.items()
+    }

@@ -11,19 +11,19 @@ import os
 from typing import NamedTuple, Union
 
 from ..errors import ModelLoadError, ModelNotFoundError
+from . import schema
+from .file import ModelFile
 from .graph import ArgReductions
 from .verify import verify_model
 
 PathLike = Union[str, "os.PathLike[str]"]
-
-# A TensorFlow Lite flatbuffer carries this identifier at bytes 4..8.
-_FILE_IDENTIFIER = b"TFL3"
 
 
 class Model(NamedTuple):
     content: bytes
     source: str  # a short description of where the bytes came from, for messages
     arg_reductions: ArgReductions  # from the verifier
+    file: ModelFile  # what the file says: signatures, tensors, operators, metadata
 
 
 def read_model(model_path: PathLike | None, model_content: bytes | None) -> Model:
@@ -43,11 +43,24 @@ def read_model(model_path: PathLike | None, model_content: bytes | None) -> Mode
             raise ModelLoadError(f"model path {source} is a directory, not a .tflite file")
         with open(path, "rb") as file:
             content = file.read()
+    return verified_model(content, source)
+
+
+def verified_model(content: bytes, source: str) -> Model:
+    """Verify model bytes that came from ``source`` (a description, for messages)."""
     if not content:
         raise ModelLoadError(f"{source} is empty: no TensorFlow Lite model in it")
-    if content[4:8] != _FILE_IDENTIFIER:
+    if content[4:8] != schema.FILE_IDENTIFIER:
         raise ModelLoadError(
             f"{source} is not a TensorFlow Lite model (it lacks the 'TFL3' flatbuffer identifier)"
         )
     # The runtime trusts the model: a damaged one can take the process down.
-    return Model(content, source, verify_model(content, source))
+    reductions = verify_model(content, source)
+    return Model(content, source, reductions, ModelFile(content))
+
+
+def inspect_model(model: PathLike | bytes) -> ModelFile:
+    """Read and verify a model file (a path, or its bytes), and describe it; no runtime needed."""
+    if isinstance(model, (bytes, bytearray, memoryview)):
+        return read_model(None, bytes(model)).file
+    return read_model(model, None).file

@@ -21,12 +21,13 @@ import re
 import sys
 import threading
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from .._float_environment import preserved
 from ..errors import FlexOpError
-from ..model import schema
-from ..model.flatbuffer import Buffer
+
+if TYPE_CHECKING:  # the model layer asks this module whether Flex ops can run
+    from ..model import ModelFile
 
 FLEX_PREFIX = "Flex"
 TENSORFLOW_SERIES = "2.14"
@@ -40,34 +41,26 @@ _lock = threading.Lock()
 _library: ctypes.CDLL | None = None
 
 
-def flex_ops(content: bytes) -> list[str]:
-    """The Flex ops a verified model's operator codes name (``FlexAsString``, ...)."""
-    # Replaced by the model layer's inspection API once it offers custom op names.
-    model = Buffer(content).root("model")
-    codes = model.vector(schema.MODEL_OPERATOR_CODES, 4, "operator_codes")
-    names = set()
-    for index in range(len(codes) if codes is not None else 0):
-        custom = codes.table(index).string(schema.OPCODE_CUSTOM_CODE, "custom_code")  # type: ignore[union-attr]
-        if custom is not None and custom.startswith(FLEX_PREFIX.encode()):
-            names.add(custom.decode("utf-8", "replace"))
-    return sorted(names)
+def flex_ops(model: ModelFile) -> list[str]:
+    """The Flex ops a model uses (``FlexAsString``, ...), from its operator codes."""
+    return sorted(op.name for op in model.operators if op.flex)
 
 
-def prepare_flex(content: bytes, source: str) -> list[str]:
-    """Make the tflite runtime able to run ``content``'s Flex ops, if it has any; return them.
+def prepare_flex(model: ModelFile, source: str) -> list[str]:
+    """Make the tflite runtime able to run the model's Flex ops, if it has any; return them.
 
     Raises FlexOpError, naming the ops and what to install, when TensorFlow 2.14.x is
-    not there to provide them. A model without Flex ops costs one read of its op codes.
+    not there to provide them. A model without Flex ops costs nothing more.
     """
-    ops = flex_ops(content)
+    ops = flex_ops(model)
     if ops:
         _load_tensorflow_library(ops, source)
     return ops
 
 
-def refuse_flex_off_tflite(content: bytes, source: str, runtime: str) -> None:
+def refuse_flex_off_tflite(model: ModelFile, source: str, runtime: str) -> None:
     """Raise FlexOpError if the model needs Flex ops: only the tflite runtime has them."""
-    ops = flex_ops(content)
+    ops = flex_ops(model)
     if ops:
         raise FlexOpError(
             f"{source} needs TensorFlow (Select TF / Flex) ops {', '.join(ops)}, which the "
@@ -77,12 +70,28 @@ def refuse_flex_off_tflite(content: bytes, source: str, runtime: str) -> None:
         )
 
 
+def flex_usable() -> bool:
+    """Whether the tflite runtime can run Flex ops here (TensorFlow 2.14.x is installed)."""
+    try:
+        _tensorflow_library()
+    except _Unusable:
+        return False
+    return True
+
+
+class _Unusable(Exception):
+    """Why TensorFlow cannot provide the Flex ops here."""
+
+
 def _load_tensorflow_library(ops: Sequence[str], source: str) -> None:
     global _library  # noqa: PLW0603  one library per process, loaded on first need
     with _lock:
         if _library is not None:
             return
-        path = _tensorflow_library(ops, source)
+        try:
+            path = _tensorflow_library()
+        except _Unusable as reason:
+            raise _needs_tensorflow(ops, source, str(reason)) from None
         try:
             # Its start-up code must not change the caller's floating-point environment.
             with preserved():
@@ -93,37 +102,31 @@ def _load_tensorflow_library(ops: Sequence[str], source: str) -> None:
             ) from error
 
 
-def _tensorflow_library(ops: Sequence[str], source: str) -> Path:
+def _tensorflow_library() -> Path:
     """The path of TensorFlow 2.14.x's library, checked against what is installed and imported."""
     imported = sys.modules.get("tensorflow")
     if imported is not None:
         imported_version = str(getattr(imported, "__version__", "unknown"))
         if not _SERIES.match(imported_version):
-            raise _needs_tensorflow(
-                ops,
-                source,
+            raise _Unusable(
                 f"TensorFlow {imported_version} is already imported in this process, and only "
-                f"TensorFlow {TENSORFLOW_SERIES}.x matches tflite-runtime 2.14.0",
+                f"TensorFlow {TENSORFLOW_SERIES}.x matches tflite-runtime 2.14.0"
             )
     spec = importlib.util.find_spec("tensorflow")  # finds the package without importing it
     if spec is None or not spec.submodule_search_locations:
-        raise _needs_tensorflow(ops, source, "TensorFlow is not installed")
+        raise _Unusable("TensorFlow is not installed")
     package = Path(next(iter(spec.submodule_search_locations)))
     version = _installed_version(package)
     if version is None:
-        raise _needs_tensorflow(
-            ops, source, f"the TensorFlow package at {package} has no installed distribution"
-        )
+        raise _Unusable(f"the TensorFlow package at {package} has no installed distribution")
     if not _SERIES.match(version):
-        raise _needs_tensorflow(
-            ops,
-            source,
+        raise _Unusable(
             f"TensorFlow {version} is installed, and only TensorFlow {TENSORFLOW_SERIES}.x "
-            "matches tflite-runtime 2.14.0",
+            "matches tflite-runtime 2.14.0"
         )
     library = package / _LIBRARY
     if not library.is_file():
-        raise _needs_tensorflow(ops, source, f"TensorFlow {version} lacks its library {library}")
+        raise _Unusable(f"TensorFlow {version} lacks its library {library}")
     return library
 
 

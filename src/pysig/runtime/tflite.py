@@ -10,6 +10,8 @@ from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
 from tflite_runtime.interpreter import OpResolverType
 
 from ..errors import FlexOpError, ModelLoadError, UnsupportedOpError
+from ..model import SYNTHESIZED_KEY, Model, SignatureSpec, TensorSpec
+from ..model.file import unique_names
 from .flex import prepare_flex
 
 OP_RESOLVERS = {
@@ -25,8 +27,7 @@ _FLEX_OP = re.compile(r"\b(Flex\w+)")
 
 
 def build_interpreter(
-    content: bytes,
-    source: str,
+    model: Model,
     *,
     num_threads: int | None = None,
     delegates: Sequence[Any] | None = None,
@@ -38,7 +39,8 @@ def build_interpreter(
     if num_threads is not None and (not isinstance(num_threads, int) or num_threads < 1):
         raise ValueError(f"num_threads must be a positive int or None, not {num_threads!r}")
     # Before the interpreter is built: that is when the runtime looks for the Flex delegate.
-    flex = prepare_flex(content, source)
+    source = model.source
+    flex = prepare_flex(model.file, source)
     if flex and op_resolver == "builtin_ref":
         # Measured: with the reference kernels the runtime does not apply the Flex delegate.
         raise FlexOpError(
@@ -49,7 +51,7 @@ def build_interpreter(
         )
     try:
         return TfliteInterpreter(
-            model_content=content,
+            model_content=model.content,
             num_threads=num_threads,
             experimental_delegates=list(delegates) if delegates else None,
             experimental_op_resolver_type=OP_RESOLVERS[op_resolver],
@@ -78,3 +80,34 @@ def translate_load_error(message: str, source: str) -> ModelLoadError:
             ops=custom,
         )
     return ModelLoadError(f"cannot load {source}: {details}")
+
+
+def signatures_from_interpreter(tflite: TfliteInterpreter) -> dict[str, SignatureSpec]:
+    """The signatures a tflite_runtime interpreter reports, for one built from a path
+    (everywhere else pysig reads them from the model file), with the same rules."""
+    wrapper = tflite._interpreter
+    full = tflite._get_full_signature_list()
+    if full:
+        signatures = {}
+        for key, names in full.items():
+            subgraph = wrapper.GetSubgraphIndexFromSignature(key)
+            inputs, outputs = (
+                {
+                    name: TensorSpec.from_details(tflite._get_tensor_details(index, subgraph))
+                    for name, index in names[kind].items()
+                }
+                for kind in ("inputs", "outputs")
+            )
+            signatures[key] = SignatureSpec(key, subgraph, inputs, outputs)
+        return signatures
+    inputs, outputs = (
+        {
+            name: TensorSpec.from_details(detail)
+            for name, detail in zip(unique_names([d["name"] for d in details], kind), details)
+        }
+        for kind, details in (
+            ("input", tflite.get_input_details()),
+            ("output", tflite.get_output_details()),
+        )
+    )
+    return {SYNTHESIZED_KEY: SignatureSpec(SYNTHESIZED_KEY, 0, inputs, outputs, True)}

@@ -99,8 +99,8 @@ def _compare_results(tflite: TfliteInterpreter) -> list[str]:
         "add",
         "add",
         subgraph,
-        list(signature["inputs"].items()),
-        list(signature["outputs"].items()),
+        [(name, index, [1, 4]) for name, index in signature["inputs"].items()],
+        [(name, index, [1, 4]) for name, index in signature["outputs"].items()],
         coerce,
         [],  # `add` has no ARG_MAX / ARG_MIN
     )

@@ -1,0 +1,185 @@
+"""A refused call leaves the interpreter as usable as before it.
+
+tflite-runtime 2.14 drops its delegates and keeps a stale memory plan when it
+refuses shapes while re-applying XNNPACK to a resized graph; the next call then
+crashed the process. Every sequence here runs in a child process, so that a crash
+fails the test instead of ending the suite, on both op resolvers; each good call
+after a refusal must return exactly what a fresh interpreter returns for it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+from _support import model_path, run_python
+
+import pysig
+
+RESOLVERS = ("auto", "builtin_without_default_delegates")
+
+# Runs in the child: prints one JSON line per step, with each call's outputs as hex.
+_CHILD_PRELUDE = """
+import json, sys
+import numpy as np
+import pysig
+
+def outputs(result):
+    return {name: [str(a.dtype), list(a.shape), a.tobytes().hex()] for name, a in result.items()}
+
+def step(label, attempt):
+    try:
+        result = attempt()
+    except pysig.PysigError as error:
+        print(json.dumps([label, "refused", type(error).__name__, str(error)]), flush=True)
+    else:
+        print(json.dumps([label, "ran", outputs(result or {})]), flush=True)
+"""
+
+
+def run_steps(script: str) -> list[list[Any]]:
+    return [json.loads(line) for line in run_python(_CHILD_PRELUDE + script).splitlines()]
+
+
+def fresh(model: str, key: str, resolver: str, **inputs: Any) -> list[Any]:
+    """What a fresh interpreter returns, in the child's format."""
+    runner = pysig.Interpreter(model_path(model), op_resolver=resolver).get_signature_runner(key)
+    result = runner(**inputs)
+    return [
+        "ran",
+        {name: [str(a.dtype), list(a.shape), a.tobytes().hex()] for name, a in result.items()},
+    ]
+
+
+def image(shape: tuple[int, ...]) -> np.ndarray[Any, Any]:
+    return np.linspace(0.0, 1.0, int(np.prod(shape)), dtype=np.float32).reshape(shape)
+
+
+# Each refused shape is one the runtime refuses while it prepares the graph.
+REFUSED_CONV_SHAPES = {
+    "no batch dimension": (32, 32, 3),
+    "four channels": (1, 32, 32, 4),
+    "rank 5": (1, 1, 32, 32, 3),
+}
+
+
+@pytest.mark.parametrize("resolver", RESOLVERS)
+@pytest.mark.parametrize("refused", sorted(REFUSED_CONV_SHAPES))
+def test_the_call_after_a_refused_shape_returns_what_a_fresh_interpreter_does(
+    resolver: str, refused: str
+) -> None:
+    bad = REFUSED_CONV_SHAPES[refused]
+    steps = run_steps(f"""
+def image(shape):
+    return np.linspace(0.0, 1.0, int(np.prod(shape)), dtype=np.float32).reshape(shape)
+runner = pysig.Interpreter({model_path("conv")!r}, num_threads=1, op_resolver={resolver!r}
+                           ).get_signature_runner()
+step("good", lambda: runner(image=image((1, 32, 32, 3))))
+step("bad", lambda: runner(image=image({bad!r})))
+step("bad again", lambda: runner(image=image({bad!r})))
+step("same good", lambda: runner(image=image((1, 32, 32, 3))))
+step("bad", lambda: runner(image=image({bad!r})))
+step("other good", lambda: runner(image=image((3, 32, 32, 3))))
+""")
+    refusals = [s for s in steps if s[1] == "refused"]
+    assert len(refusals) == 3
+    for _label, _outcome, kind, message in refusals:
+        assert kind == "InputShapeError"
+        assert "OutOfMemory" not in kind
+        assert "CONV_2D" in message
+    one = fresh("conv", "serving_default", resolver, image=image((1, 32, 32, 3)))
+    three = fresh("conv", "serving_default", resolver, image=image((3, 32, 32, 3)))
+    assert [s[1:] for s in steps if s[1] == "ran"] == [one, one, three]
+
+
+@pytest.mark.parametrize("resolver", RESOLVERS)
+def test_views_and_explicit_resizes_work_again_after_a_refusal(resolver: str) -> None:
+    steps = run_steps(f"""
+def image(shape):
+    return np.linspace(0.0, 1.0, int(np.prod(shape)), dtype=np.float32).reshape(shape)
+runner = pysig.Interpreter({model_path("conv")!r}, num_threads=1, op_resolver={resolver!r}
+                           ).get_signature_runner()
+runner.resize_input("image", [32, 32, 3])
+step("allocate", runner.allocate)
+step("shape after", lambda: {{"shape": runner.get_input_details()["image"]["shape"]}})
+def through_views():
+    runner.inputs["image"][...] = image((1, 32, 32, 3))
+    runner.invoke()
+    return {{"scores": runner.outputs["scores"].copy()}}
+step("views", through_views)
+step("bad call", lambda: runner(image=image((32, 32, 3))))
+step("views again", through_views)
+""")
+    assert steps[0][1:3] == ["refused", "InputShapeError"]
+    # Put back as the last allocation left it: the batch of one it was built with.
+    batch_of_one = np.array([1, 32, 32, 3], np.int32).tobytes().hex()
+    assert steps[1][1:] == ["ran", {"shape": ["int32", [4], batch_of_one]}]
+    expected = fresh("conv", "serving_default", resolver, image=image((1, 32, 32, 3)))
+    assert steps[2][1:] == expected
+    assert steps[3][1:3] == ["refused", "InputShapeError"]
+    assert steps[4][1:] == expected
+
+
+@pytest.mark.parametrize("resolver", RESOLVERS)
+def test_other_signatures_of_the_interpreter_are_untouched(resolver: str) -> None:
+    x = np.arange(4, dtype=np.float32).reshape(1, 4)
+    steps = run_steps(f"""
+interp = pysig.Interpreter(pysig.DEMO_MODEL_PATH, op_resolver={resolver!r})
+add, scale = interp.get_signature_runner("add"), interp.get_signature_runner("scale")
+x = np.arange(4, dtype=np.float32).reshape(1, 4)
+step("scale", lambda: scale(x=x))
+step("add, shapes that do not broadcast", lambda: add(x=np.ones((1, 3), np.float32), y=x))
+step("scale after", lambda: scale(x=x))
+step("add after", lambda: add(x=x, y=x))
+""")
+    assert steps[1][1:3] == ["refused", "InputShapeError"]
+    demo = pysig.DEMO_MODEL_PATH
+    scaled = pysig.Interpreter(demo, op_resolver=resolver).get_signature_runner("scale")(x=x)
+    added = pysig.Interpreter(demo, op_resolver=resolver).get_signature_runner("add")(x=x, y=x)
+    as_hex = {n: [str(a.dtype), list(a.shape), a.tobytes().hex()] for n, a in scaled.items()}
+    assert steps[0][2] == steps[2][2] == as_hex
+    assert steps[3][2]["sum"][2] == added["sum"].tobytes().hex()
+
+
+@pytest.mark.parametrize("resolver", RESOLVERS)
+def test_a_refused_call_keeps_the_variables_shared_between_signatures(resolver: str) -> None:
+    steps = run_steps(f"""
+interp = pysig.Interpreter({model_path("counter")!r}, op_resolver={resolver!r})
+increment, read = interp.get_signature_runner("increment"), interp.get_signature_runner("read")
+step("increment", lambda: increment(delta=np.array([1, 2])))
+step("shapes that do not add", lambda: increment(delta=np.array([1, 2, 3])))
+step("a dtype refused", lambda: increment(delta=1.5))
+step("read", read)
+step("increment", lambda: increment(delta=np.array([10, 10])))
+""")
+    kinds = [s[1] if s[1] == "ran" else s[2] for s in steps]
+    assert kinds == ["ran", "InvokeError", "InputTypeError", "ran", "ran"]
+    as_hex = {
+        n: [str(a.dtype), list(a.shape), a.tobytes().hex()]
+        for n, a in {"count": np.array([1, 2], np.int64)}.items()
+    }
+    assert steps[3][2] == as_hex
+    assert steps[4][2]["count"][2] == np.array([11, 12], np.int64).tobytes().hex()
+
+
+@pytest.mark.parametrize("resolver", RESOLVERS)
+def test_a_pool_survives_refused_calls_on_every_interpreter(resolver: str) -> None:
+    steps = run_steps(
+        f"""
+def image(shape):
+    return np.linspace(0.0, 1.0, int(np.prod(shape)), dtype=np.float32).reshape(shape)
+with pysig.Pool({model_path("conv")!r}, size=2, op_resolver={resolver!r}) as pool:
+    calls = [image((32, 32, 3)) if i % 2 else image((1, 32, 32, 3)) for i in range(12)]
+    futures = [pool.submit("serving_default", image=x) for x in calls]
+    for i, future in enumerate(futures):
+        step(f"call {{i}}", future.result)
+    step("run", lambda: pool.run("serving_default", image=image((2, 32, 32, 3))))
+""".replace("future.result", "lambda f=future: f.result()")
+    )
+    refused = [s for s in steps if s[1] == "refused"]
+    assert [s[2] for s in refused] == ["InputShapeError"] * 6
+    one = fresh("conv", "serving_default", resolver, image=image((1, 32, 32, 3)))
+    two = fresh("conv", "serving_default", resolver, image=image((2, 32, 32, 3)))
+    assert [s[1:] for s in steps if s[1] == "ran"] == [one] * 6 + [two]
