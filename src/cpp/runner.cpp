@@ -135,7 +135,7 @@ Runner::Runner(std::shared_ptr<Session> session, const std::string& signature_ke
       arg_reductions_(arg_reductions) {
   session_->ensure_open();
   std::vector<int> input_indices;
-  for (const auto& [name, index] : inputs) input_indices.push_back(index);
+  for (const auto& input : inputs) input_indices.push_back(std::get<1>(input));
   try {
     graph_ = runtime::resolve(session_->interpreter(),
                               signature_key_.empty() ? nullptr : signature_key_.c_str(),
