@@ -174,3 +174,15 @@ def test_import_pysig_and_other_commands_do_not_import_tensorflow() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "[]"
+
+
+def test_info_says_the_tflite_runtime_runs_the_flex_ops() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "pysig", "info", FLEX_MODEL],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "tflite: has every operator the model uses" in result.stdout
