@@ -148,6 +148,9 @@ Runner::Runner(std::shared_ptr<Session> session, const std::string& signature_ke
   }
   inputs_ = make_slots(inputs, graph_.subgraph);
   outputs_ = make_slots(outputs, graph_.subgraph);
+  for (size_t i = 0; i < inputs_.size(); ++i) {
+    if (!inputs_[i].numeric) string_inputs_.push_back(i);
+  }
   const auto count = static_cast<int>(runtime::tensor_count(graph_.subgraph));
   for (const auto& [data, axis] : arg_reductions_) {
     if (data < 0 || data >= count || axis < -1 || axis >= count) {
@@ -332,11 +335,12 @@ void Runner::resize_locked(const Slot& slot, const std::vector<int>& dims, bool 
     const bool dynamic = signature.size() == dims.size() && signature[i] == -1;
     const bool already = now.size() == dims.size() && now[i] == 0;
     if (!dynamic && !already) {
-      refuse("InputShapeError", "cannot resize input '" + slot.name + "' to " + shape_text(dims) +
-                                  ": dimension " + std::to_string(i) + " is fixed at " +
-                                  (i < now.size() ? std::to_string(now[i]) : "?") +
-                                  " in the model and the runtime's kernels are not safe with "
-                                  "an empty tensor there");
+      refuse("InputShapeError",
+             "cannot resize input '" + slot.name + "' to " + shape_text(dims) + ": dimension " +
+                 std::to_string(i) + " is fixed at " +
+                 (i < now.size() ? std::to_string(now[i]) : "?") +
+                 " in the model and the runtime's kernels are not safe with an empty tensor "
+                 "there");
     }
   }
   // Pending from here: even a refused resize may have undone the graph's delegates.
@@ -494,6 +498,15 @@ py::dict Runner::run(const py::dict& inputs, const py::handle& out) {
 void Runner::invoke() {
   SessionLock lock(*session_);
   session_->ensure_open();
+  // A string input holds nothing until a call writes it (it has no view), and the
+  // runtime's kernels read it regardless: tflite-runtime 2.14's GATHER crashed.
+  for (const size_t i : string_inputs_) {
+    if (tensor(inputs_[i])->data == nullptr) {
+      fail("InvokeError", "input '" + inputs_[i].name + "' holds strings and none have been "
+                          "written yet: strings have no zero-copy view, so call the runner "
+                          "with them before invoke()");
+    }
+  }
   invoke_locked();
 }
 

@@ -148,32 +148,28 @@ class Interpreter:
 
     def get_input_details(self) -> list[dict[str, Any]]:
         """tf.lite's details of the main graph's inputs (its subgraph 0), a list of dicts."""
-        return self._graph_details(self._main_graph()[0])
+        return self._graph_details(self._main_graph("inputs"))
 
     def get_output_details(self) -> list[dict[str, Any]]:
         """tf.lite's details of the main graph's outputs, a list of dicts."""
-        return self._graph_details(self._main_graph()[1])
+        return self._graph_details(self._main_graph("outputs"))
 
     def get_tensor_details(self) -> list[dict[str, Any]]:
         """tf.lite's details of every tensor of the main graph, in index order."""
-        if self._file is None:
-            raise NotImplementedError(
-                "get_tensor_details() needs the model's bytes: build the tflite_runtime "
-                "interpreter with model_content, or use pysig.Interpreter(path)"
-            )
-        return self._graph_details(self._file.tensors(0))
+        return self._graph_details(self._main_graph("tensors"))
 
-    def _main_graph(self) -> tuple[list[TensorSpec], list[TensorSpec]]:
+    def _main_graph(self, which: str) -> list[TensorSpec]:
         if self._file is not None:
-            main, tensors = self._file.subgraphs[0], self._file.tensors(0)
-            return [tensors[i] for i in main.inputs], [tensors[i] for i in main.outputs]
+            main = self._file.subgraphs[0]
+            chosen = {"inputs": main.inputs, "outputs": main.outputs}
+            indices = chosen.get(which, range(main.tensor_count))
+            return [self._file.tensor(0, i) for i in indices]
         tflite = self._session.owner
         if tflite is None:
             raise ClosedError("the interpreter has been closed")
-        return (
-            [TensorSpec.from_details(d) for d in tflite.get_input_details()],
-            [TensorSpec.from_details(d) for d in tflite.get_output_details()],
-        )
+        # Built from a path, its bytes out of reach: the runtime describes the graph.
+        details = getattr(tflite, f"get_{which[:-1]}_details")()
+        return [TensorSpec.from_details(d) for d in details]
 
     def _graph_details(self, tensors: Sequence[TensorSpec]) -> list[dict[str, Any]]:
         """Details with each tensor's current shape where a signature of the main graph

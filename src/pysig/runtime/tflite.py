@@ -13,6 +13,7 @@ from ..errors import FlexOpError, ModelLoadError, UnsupportedOpError
 from ..model import SYNTHESIZED_KEY, Model, SignatureSpec, TensorSpec
 from ..model.file import unique_names
 from .flex import prepare_flex
+from .tflite_errors import as_sentences
 
 OP_RESOLVERS = {
     "auto": OpResolverType.AUTO,
@@ -62,7 +63,7 @@ def build_interpreter(
 
 def translate_load_error(message: str, source: str) -> ModelLoadError:
     """The pysig error for a runtime message about a model that cannot be prepared."""
-    details = message.strip()
+    details = as_sentences(message)
     if any(hint in details for hint in _FLEX_HINTS):
         # pysig checks a model's Flex ops before building it; this is the runtime's own
         # refusal (an interpreter from from_tflite(), or a Flex delegate that failed).
