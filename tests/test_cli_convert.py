@@ -56,7 +56,8 @@ def test_without_tensorflow_it_says_what_to_install(tmp_path: Path) -> None:
         (["--quantize", "int8"], "--quantize int8 needs --representative-data FILE.npz"),
         (["--representative-data", "x.npz"], "--representative-data is for --quantize int8"),
         (["--quantize", "int4"], "invalid choice: 'int4'"),
-        (["--atol", "-1"], "must be a positive number"),
+        (["--atol", "-1"], "must be a number >= 0, got -1"),
+        (["--rtol", "nan"], "must be a number >= 0, got nan"),
     ],
 )
 def test_usage_errors_exit_2(

@@ -336,3 +336,12 @@ def test_representative_data_must_fit_the_signatures(
         representative_samples(str(wrong), keys, functions)
     with pytest.raises(BadArgument, match="cannot read"):
         representative_samples(str(tmp_path / "missing.npz"), keys, functions)
+
+
+def test_another_tensorflow_release_is_refused(tf: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pysig.convert.converter import check_tensorflow_version  # noqa: PLC0415
+
+    check_tensorflow_version()  # the 2.14 installed here
+    monkeypatch.setattr(tf, "__version__", "2.18.0")
+    with pytest.raises(pysig.ConversionError, match=r"this is TensorFlow 2\.18\.0"):
+        check_tensorflow_version()

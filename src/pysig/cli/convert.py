@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..convert.options import QUANTIZATIONS, ConvertOptions
 from ..errors import ConversionError
 from ..model import read_model
-from .common import EXIT_FAILURE, positive_float
+from .common import EXIT_FAILURE
 from .edits import add_rename_options, rename_step
 
 if TYPE_CHECKING:
@@ -91,7 +91,13 @@ def add_parser(commands: Any) -> None:
 
 
 def _non_negative_float(text: str) -> float:
-    return 0.0 if text.strip() in ("0", "0.0") else positive_float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
+    return value
 
 
 def _convert(args: argparse.Namespace) -> int:

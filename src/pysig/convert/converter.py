@@ -12,6 +12,16 @@ from ..errors import ConversionError
 from .options import ConvertOptions
 
 
+def check_tensorflow_version() -> None:
+    """Refuse converters other than 2.14's: newer ones write op versions that
+    tflite-runtime 2.14.0 cannot run."""
+    if not tf.__version__.startswith("2.14."):
+        raise ConversionError(
+            f"pysig convert needs TensorFlow 2.14, the release matching tflite-runtime 2.14.0; "
+            f'this is TensorFlow {tf.__version__}: pip install "pysig[convert]"'
+        )
+
+
 def signature_functions(saved_model_dir: str) -> Mapping[str, Any]:
     """The SavedModel's signatures: key -> its concrete function."""
     try:

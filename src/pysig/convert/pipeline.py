@@ -6,7 +6,12 @@ from pathlib import Path
 from typing import Any, Mapping, NamedTuple
 
 from ..model import inspect_model
-from .converter import chosen_keys, convert_saved_model, signature_functions
+from .converter import (
+    check_tensorflow_version,
+    chosen_keys,
+    convert_saved_model,
+    signature_functions,
+)
 from .notices import SignatureList, conversion_notices
 from .options import ConvertOptions
 from .parity import OutputParity, check_parity
@@ -24,6 +29,7 @@ class Conversion(NamedTuple):
 
 def convert(source_text: str, options: ConvertOptions, workdir: Path) -> Conversion:
     """Convert; ``workdir`` must outlive the parity check (it may hold the SavedModel)."""
+    check_tensorflow_version()
     source = load_source(source_text, workdir)
     functions = signature_functions(source.saved_model_dir)
     keys = chosen_keys(list(functions), options.signature_keys)

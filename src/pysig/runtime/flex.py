@@ -29,7 +29,6 @@ from ..errors import FlexOpError
 if TYPE_CHECKING:  # the model layer asks this module whether Flex ops can run
     from ..model import ModelFile
 
-FLEX_PREFIX = "Flex"
 TENSORFLOW_SERIES = "2.14"
 _SERIES = re.compile(r"2\.14(\.|$)")
 # Distribution names that install the `tensorflow` package on Linux.
