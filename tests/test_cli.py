@@ -237,7 +237,7 @@ def test_info_says_what_a_model_that_cannot_run_needs(run: Run, name: str, needs
 
 @pytest.mark.parametrize(
     ("name", "message"),
-    [("custom_op", "PysigTestOp"), ("flex_encode_decode", "Flex")],
+    [("custom_op", "PysigTestOp"), ("flex_encode_decode", "FlexAsString, FlexStringToNumber")],
 )
 def test_models_that_cannot_load_exit_1(name: str, message: str) -> None:
     result = python_m_pysig("run", model_path(name))

@@ -121,8 +121,7 @@ class Interpreter:
                 from .runtime.tflite import build_interpreter
 
                 tflite = build_interpreter(
-                    model.content,
-                    model.source,
+                    model,
                     num_threads=num_threads,
                     delegates=delegates,
                     op_resolver=op_resolver,
@@ -141,7 +140,9 @@ class Interpreter:
     ) -> None:
         """Compile on LiteRT; with `check`, refuse (for the next runtime) what it gets wrong."""
         from .runtime import litert
+        from .runtime.flex import refuse_flex_off_tflite
 
+        refuse_flex_off_tflite(model.file, model.source, "litert")
         session = litert.build_session(model.content, model.source, num_threads, op_resolver)
         litert.prepare(session, model.source)
         if check:
