@@ -1,6 +1,8 @@
 # shellcheck shell=bash disable=SC2016
 # Host-side helpers of run.sh: preflight checks, the cached arm64 roots, their mounts, running
 # commands inside them as an unprivileged user, and timed steps. Sourced, not run.
+# The suite settings here are read by run.sh and report.sh, and run.sh sets SUITES and REPORT.
+# shellcheck disable=SC2034,SC2153
 
 BINFMT=/proc/sys/fs/binfmt_misc
 # The ELF header of an aarch64 executable, as binfmt_misc shows a registration's magic.
@@ -15,13 +17,31 @@ EMULATED_FUZZ_CASES=300
 # Mounted in this order, unmounted in the reverse one.
 ROOT_MOUNTS=(proc dev sys)
 
+# The suites run.sh knows; the same package names exist in each.
+declare -A SUITE_TITLES=([bookworm]='Debian 12 "bookworm"' [trixie]='Debian 13 "trixie"')
+# Per suite: how its steps ended ("completed", "stopped after a failed step", "interrupted").
+declare -A SUITE_END=()
+
+# One record per step that ran or was skipped, in order; STEP_STATUS is an exit status or
+# "skipped". CURRENT_STEP names the step running, for a report written on interruption.
+STEP_SUITES=()
 STEP_NAMES=()
 STEP_STATUS=()
 STEP_SECONDS=()
 STEP_PID=
+CURRENT_STEP=
 LAST=0
 LOCKED=0
+REPORTED=0
 APT_UPDATED=0
+
+# The suite the next steps run on: its name, roots and log directory.
+use_suite() {
+  SUITE=$1
+  BUILD_ROOT=$CACHE/$SUITE/root
+  RUNTIME_ROOT=$CACHE/$SUITE/runtime-root
+  LOGS=$RUN_LOGS/$SUITE
+}
 
 note() { printf '[arm64] %s\n' "$*"; }
 
@@ -35,16 +55,38 @@ refuse() {
 step() {
   local name=$1 start=$SECONDS status=0
   shift
-  note "== $name"
+  note "== $SUITE: $name"
+  CURRENT_STEP=$name
   ( set -e; "$@" ) &
   STEP_PID=$!
   wait "$STEP_PID" || status=$?
   STEP_PID=
-  STEP_NAMES+=("$name")
-  STEP_STATUS+=("$status")
-  STEP_SECONDS+=("$((SECONDS - start))")
+  CURRENT_STEP=
+  record_step "$name" "$status" "$((SECONDS - start))"
   LAST=$status
-  [ "$status" -eq 0 ] || note "!! $name failed (status $status)"
+  [ "$status" -eq 0 ] || note "!! $SUITE: $name failed (status $status)"
+}
+
+record_step() {
+  STEP_SUITES+=("$SUITE")
+  STEP_NAMES+=("$1")
+  STEP_STATUS+=("$2")
+  STEP_SECONDS+=("$3")
+}
+
+skipped() { [[ " ${SKIP[*]} " == *" $1 "* ]]; }
+
+# `step NAME FUNCTION...` unless PYSIG_ARM64_SKIP names KEY, in which case the step is
+# recorded as skipped and LAST is left as it was.
+optional() {
+  local key=$1
+  shift
+  if skipped "$key"; then
+    note "-- $SUITE: $1: skipped (PYSIG_ARM64_SKIP=${SKIP[*]})"
+    record_step "$1" skipped 0
+  else
+    step "$@"
+  fi
 }
 
 ok() { [ "$LAST" -eq 0 ]; }
@@ -212,16 +254,36 @@ record_versions() {
     . ~/venv/bin/activate
     python - >~/results/versions.txt <<PY
 import platform
-import numpy, tflite_runtime
-import pysig  # runs the ABI self-check: importing fails if the declarations are wrong
+from importlib import metadata
+
+import numpy
+
+# Runs the self-check of every installed runtime: one whose declarations do not match is
+# refused, so asking for it below raises the AbiMismatchError of its check.
+import pysig
+from pysig.runtime.ops import installed_runtimes
+
+
+def version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
 print("machine:", platform.machine())
 print("debian:", open("/etc/debian_version").read().strip())
 print("python:", platform.python_version())
 print("numpy:", numpy.__version__)
-print("tflite-runtime:", tflite_runtime.__version__)
+print("tflite-runtime:", version("tflite-runtime"))
+print("ai-edge-litert:", version("ai-edge-litert"))
 print("pysig:", pysig.__version__)
-add = pysig.Interpreter(pysig.DEMO_MODEL_PATH).get_signature_runner("add")
-print("demo add:", add(x=[[1, 2, 3, 4]], y=[[0.5] * 4])["sum"].tolist())
+runtimes = installed_runtimes()
+print("runtimes:", " ".join(runtimes) or "none")
+for runtime in runtimes:
+    add = pysig.Interpreter(pysig.DEMO_MODEL_PATH, runtime=runtime).get_signature_runner("add")
+    print(f"demo add on {runtime}:", add(x=[[1, 2, 3, 4]], y=[[0.5] * 4])["sum"].tolist())
+print("auto picks:", pysig.Interpreter(pysig.DEMO_MODEL_PATH).runtime)
 PY
     echo "pip: $(pip --version | cut -d" " -f2)" >>~/results/versions.txt
     if command -v gcc >/dev/null; then
@@ -237,17 +299,21 @@ PY
 run_tests() {
   local root=$1 which=$2
   in_root "$root" "pytest-$which.log" ". ~/venv/bin/activate && cd ~/pysig &&
-    PYSIG_FUZZ_CASES=$EMULATED_FUZZ_CASES python -m pytest --timeout=$EMULATED_TEST_TIMEOUT"
+    PYSIG_FUZZ_CASES=$EMULATED_FUZZ_CASES python -m pytest --timeout=$EMULATED_TEST_TIMEOUT \
+    $PYTEST_ARGS"
 }
 
 # Ends what this run started inside the roots, then unmounts, in reverse order; safe to
-# run twice and after a partial setup.
+# run twice and after a partial setup. An interrupted run still writes its report.
 cleanup() {
-  local status=$? root name pids i
+  local status=$? root name pids i suite roots=()
   trap - EXIT INT TERM
   if [ "$LOCKED" -eq 1 ]; then
     [ -z "$STEP_PID" ] || kill -TERM "$STEP_PID" 2>/dev/null || true
-    for root in "$BUILD_ROOT" "$RUNTIME_ROOT"; do
+    for suite in "${SUITES[@]}"; do
+      roots+=("$CACHE/$suite/root" "$CACHE/$suite/runtime-root")
+    done
+    for root in "${roots[@]}"; do
       [ -d "$root" ] || continue
       for i in 1 2 3 4 5 6 7 8 9 10 11; do
         pids=$(root_pids "$root")
@@ -265,6 +331,14 @@ cleanup() {
       done
       [ -z "$(mounts_under "$root")" ] || note "still mounted under $root: $(mounts_under "$root")"
     done
+    if [ "$REPORTED" -eq 0 ] && [ -n "${STARTED:-}" ]; then
+      if [ -n "${SUITE:-}" ]; then
+        SUITE_END["$SUITE"]=interrupted
+        [ -z "$CURRENT_STEP" ] || record_step "$CURRENT_STEP" interrupted 0
+      fi
+      write_report
+      note "report (interrupted run): $REPORT"
+    fi
   fi
   exit "$status"
 }
