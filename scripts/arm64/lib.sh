@@ -309,9 +309,12 @@ cleanup() {
   local status=$? root name pids i suite roots=()
   trap - EXIT INT TERM
   if [ "$LOCKED" -eq 1 ]; then
-    [ -z "$STEP_PID" ] || kill -TERM "$STEP_PID" 2>/dev/null || true
+    # shellcheck disable=SC2046  # one pid a word
+    [ -z "$STEP_PID" ] || kill -TERM $(process_tree "$STEP_PID") 2>/dev/null || true
     for suite in "${SUITES[@]}"; do
-      roots+=("$CACHE/$suite/root" "$CACHE/$suite/runtime-root")
+      # debootstrap's second stage runs chrooted in the .partial directory and mounts there.
+      roots+=("$CACHE/$suite/root" "$CACHE/$suite/root.partial" "$CACHE/$suite/runtime-root"
+        "$CACHE/$suite/runtime-root.partial")
     done
     for root in "${roots[@]}"; do
       [ -d "$root" ] || continue
@@ -322,12 +325,9 @@ cleanup() {
         if [ "$i" -le 10 ]; then kill -TERM $pids 2>/dev/null || true; sleep 1
         else kill -KILL $pids 2>/dev/null || true; sleep 1; fi
       done
-      for ((i = ${#ROOT_MOUNTS[@]} - 1; i >= 0; i--)); do
-        name=$root/${ROOT_MOUNTS[i]}
-        if mountpoint -q "$name"; then
-          umount -R "$name" 2>/dev/null || umount -R -l "$name" ||
-            note "could not unmount $name"
-        fi
+      # Deepest first, which undoes ROOT_MOUNTS and debootstrap's own mounts alike.
+      for name in $(mounts_under "$root" | sort -r); do
+        umount "$name" 2>/dev/null || umount -l "$name" || note "could not unmount $name"
       done
       [ -z "$(mounts_under "$root")" ] || note "still mounted under $root: $(mounts_under "$root")"
     done
@@ -341,6 +341,15 @@ cleanup() {
     fi
   fi
   exit "$status"
+}
+
+# PID and its descendants, children first: a step's subshell does not pass on a signal.
+process_tree() {
+  local child
+  for child in $(ps -o pid= --ppid "$1"); do
+    process_tree "$child"
+  done
+  echo "$1"
 }
 
 # Processes whose root directory is ROOT: the ones this run started with chroot.

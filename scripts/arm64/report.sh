@@ -31,10 +31,12 @@ write_report() {
     echo "- Logs: \`$RUN_LOGS\`"
     if [ "$failed" -gt 0 ]; then
       echo "- Result: **$failed of ${#STEP_STATUS[@]} steps failed**"
-    elif [ "$skipped" -eq 0 ] && [ "$interrupted" -eq 0 ] && [ "${#partial[@]}" -eq 0 ]; then
+    elif [ "$skipped" -eq 0 ] && [ "$interrupted" -eq 0 ] && [ "${#partial[@]}" -eq 0 ] &&
+      [ -z "$PYTEST_ARGS" ]; then
       echo "- Result: **all ${#STEP_STATUS[@]} steps passed**"
     else
-      echo "- Result: **partial run**: every step that ran passed, $skipped skipped," \
+      [ -z "$PYTEST_ARGS" ] || partial+=("pytest ran only \`$PYTEST_ARGS\`")
+      echo "- Result: **partial run**: every step that ran passed; $skipped skipped," \
         "$interrupted interrupted$([ "${#partial[@]}" -eq 0 ] || echo "; $(joined "; " "${partial[@]}")")"
     fi
     for suite in "${SUITES[@]}"; do

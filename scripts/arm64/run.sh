@@ -57,7 +57,7 @@ trap 'exit 143' TERM
 preflight() {
   [ "$(id -u)" -eq 0 ] || refuse "must run as root (debootstrap, chroot and mount need it): sudo $0"
   local tool
-  for tool in git curl chroot mount umount findmnt flock tar; do
+  for tool in git curl chroot mount umount findmnt flock tar ps; do
     command -v "$tool" >/dev/null || refuse "'$tool' is not installed"
   done
   [ "${#SUITES[@]}" -gt 0 ] || refuse "PYSIG_ARM64_SUITES is empty"
