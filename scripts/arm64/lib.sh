@@ -30,6 +30,7 @@ STEP_STATUS=()
 STEP_SECONDS=()
 STEP_PID=
 CURRENT_STEP=
+CURRENT_START=0
 LAST=0
 LOCKED=0
 REPORTED=0
@@ -57,6 +58,7 @@ step() {
   shift
   note "== $SUITE: $name"
   CURRENT_STEP=$name
+  CURRENT_START=$start
   ( set -e; "$@" ) &
   STEP_PID=$!
   wait "$STEP_PID" || status=$?
@@ -334,7 +336,7 @@ cleanup() {
     if [ "$REPORTED" -eq 0 ] && [ -n "${STARTED:-}" ]; then
       if [ -n "${SUITE:-}" ]; then
         SUITE_END["$SUITE"]=interrupted
-        [ -z "$CURRENT_STEP" ] || record_step "$CURRENT_STEP" interrupted 0
+        [ -z "$CURRENT_STEP" ] || record_step "$CURRENT_STEP" interrupted "$((SECONDS - CURRENT_START))"
       fi
       write_report
       note "report (interrupted run): $REPORT"

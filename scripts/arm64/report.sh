@@ -36,7 +36,7 @@ write_report() {
       echo "- Result: **all ${#STEP_STATUS[@]} steps passed**"
     else
       [ -z "$PYTEST_ARGS" ] || partial+=("pytest ran only \`$PYTEST_ARGS\`")
-      echo "- Result: **partial run**: every step that ran passed; $skipped skipped," \
+      echo "- Result: **partial run**: no step failed; $skipped skipped," \
         "$interrupted interrupted$([ "${#partial[@]}" -eq 0 ] || echo "; $(joined "; " "${partial[@]}")")"
     fi
     for suite in "${SUITES[@]}"; do
@@ -88,7 +88,7 @@ suite_section() {
     "--timeout=$EMULATED_TEST_TIMEOUT${PYTEST_ARGS:+ $PYTEST_ARGS}\`: under emulation the short" \
     "fuzz campaign has $EMULATED_FUZZ_CASES cases instead of 3000, and a test counts as hung" \
     "after $EMULATED_TEST_TIMEOUT s instead of 300 s.$([ -z "$PYTEST_ARGS" ] ||
-      echo " **Only a subset ran** (\`$PYTEST_ARGS\`), not the whole suite.")"
+      echo " **PYSIG_ARM64_PYTEST_ARGS selects a subset** (\`$PYTEST_ARGS\`), not the whole suite.")"
   echo
   echo "- Build root, pysig built from source by \`pip install ./pysig[test]\`:" \
     "$(pytest_summary "$LOGS/pytest-build.log" "pytest (build root)")"
