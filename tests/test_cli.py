@@ -288,7 +288,8 @@ def test_run_outputs_match_the_runtimes_own_api(
     path = model_path(name)
     status, out, err = run("run", path, "--signature", key, "--output-dir", str(tmp_path))
     gap = runtime_gap(runtime, name, key)
-    if gap is not None:
+    # A data-dependent output runs on LiteRT when it comes out the size planned for it.
+    if gap is not None and (status != 0 or "data-dependent" not in gap[1]):
         assert status == 1
         assert gap[1] in err
         return
@@ -411,7 +412,7 @@ def test_interrupt_cancels_a_long_invocation() -> None:
     assert set(runner(x=x)) == {"y"}  # and the runner is still usable
 
 
-def test_ctrl_c_during_bench_exits_130() -> None:
+def test_ctrl_c_during_bench_exits_130(runtime: str) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "pysig", "bench", model_path("slow"), "--runs", "100000",
          "--warmup", "0"],
@@ -420,9 +421,12 @@ def test_ctrl_c_during_bench_exits_130() -> None:
         text=True,
     )  # fmt: skip
     assert process.stderr is not None
-    # tflite_runtime logs this line once the model is loaded, inside the command.
+    # tflite_runtime logs its XNNPACK line once the model is loaded, inside the command;
+    # LiteRT logs a line per compiled model, the first for the import-time check.
+    marker, count = ("XNNPACK", 1) if runtime == "tflite" else ("Flatbuffer model initialized", 2)
     for line in process.stderr:
-        if "XNNPACK" in line:
+        count -= marker in line
+        if count == 0:
             break
     # Not a timing assertion: the outcome is the same wherever the signal lands; this just
     # makes it land while calls are being timed (about 70 ms each), which is the case to test.
@@ -633,7 +637,7 @@ def test_bench_compare_on_every_test_signature(run: Run, name: str, key: str, ru
         "bench", model_path(name), "--signature", key, "--runs", "3", "--warmup", "1", "--compare"
     )
     gap = runtime_gap(runtime, name, key)
-    if gap is not None:
+    if gap is not None and (status != 0 or "data-dependent" not in gap[1]):
         assert (status, gap[1] in err) == (1, True), err
         return
     assert status == 0, err

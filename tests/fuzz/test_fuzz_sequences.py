@@ -27,8 +27,10 @@ def test_the_sequences_cover_every_loadable_model() -> None:
     assert {case_model(case) for case in corpus(200, SEED)} == set(sequence_models())
 
 
-def test_pysig_survives_the_short_sequence_campaign() -> None:
-    summary = run_campaign("pysig", corpus(SHORT_CAMPAIGN, SEED), batch_size=20, harness=SEQUENCES)
+def test_pysig_survives_the_short_sequence_campaign(runtime: str) -> None:
+    summary = run_campaign(
+        f"pysig:{runtime}", corpus(SHORT_CAMPAIGN, SEED), batch_size=20, harness=SEQUENCES
+    )
     assert not summary.crashes, summary.report()
     assert not summary.hangs, summary.report()
     # Mismatches with the reference and false OutOfMemoryErrors are reported as unexpected.
