@@ -441,22 +441,22 @@ class LitertGraph final : public core::Graph {
                                                                 signature_index_, i, &layouts[i]);
       if (status != lc::kOk) return failed("preparing input tensors", status);
     }
+    // LiteRT plans and touches its own tensors for these shapes in the next call, and
+    // the kernel only promises memory until it is touched: more than the machine has
+    // would end in the OOM killer, not an error. So inputs that, with outputs at least
+    // as large, cannot fit are refused first.
+    const size_t physical = static_cast<size_t>(sysconf(_SC_PHYS_PAGES)) *
+                            static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    size_t inputs = 0;
+    for (size_t i = 0; i < input_count_; ++i) inputs += bindings_[i].bytes_for(layouts[i]);
+    if (inputs > physical / 2) return too_big(inputs * 2, physical);
     const size_t output_count = bindings_.size() - input_count_;
     auto status = api.GetCompiledModelOutputTensorLayouts(
         loaded_->compiled, signature_index_, output_count, layouts.data() + input_count_, true);
     if (status != lc::kOk) return failed("sizing the outputs for these inputs", status);
-    // Memory is only promised by the kernel until touched: more than the machine has
-    // would be granted here and kill the process on the first run.
     size_t total = 0;
     for (size_t i = 0; i < bindings_.size(); ++i) total += bindings_[i].bytes_for(layouts[i]);
-    const size_t physical = static_cast<size_t>(sysconf(_SC_PHYS_PAGES)) *
-                            static_cast<size_t>(sysconf(_SC_PAGESIZE));
-    if (total > physical) {
-      loaded_->set_text("the inputs and outputs would need " + std::to_string(total >> 20) +
-                        " MiB, more than this machine's " + std::to_string(physical >> 20) +
-                        " MiB");
-      return Status::kOutOfMemory;
-    }
+    if (total > physical) return too_big(total, physical);
     for (size_t i = 0; i < bindings_.size(); ++i) {
       status = bindings_[i].bind(layouts[i]);
       if (status != lc::kOk) return failed("binding tensor buffers", status);
@@ -485,6 +485,13 @@ class LitertGraph final : public core::Graph {
     }
     loaded_->set_text(text);
     return result;
+  }
+
+  Status too_big(size_t bytes, size_t physical) {
+    loaded_->set_text("these shapes would need " + std::to_string(bytes >> 20) +
+                      " MiB or more, beyond this machine's " + std::to_string(physical >> 20) +
+                      " MiB");
+    return Status::kOutOfMemory;
   }
 
   // An output whose size depends on the input values may come out of a run another
