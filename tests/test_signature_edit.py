@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import importlib
-import sys
 import json
 import os
 import stat
+import sys
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
