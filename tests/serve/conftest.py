@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
-from _server import Server
-from _support import model_path
+from _server import Server, serve_model
 
 
 def version_folder(base: Path, version: int, model: str) -> Path:
@@ -16,7 +15,7 @@ def version_folder(base: Path, version: int, model: str) -> Path:
     expects new versions to appear (atomically)."""
     staging = base / f".staging-{version}"
     staging.mkdir(parents=True)
-    shutil.copy(model_path(model), staging / "model.tflite")
+    shutil.copy(serve_model(model), staging / "model.tflite")
     target = base / str(version)
     staging.rename(target)
     return target
