@@ -56,6 +56,11 @@ Writes:
   for cancellation tests: about 190 ms per invoke on one thread with
   BUILTIN_WITHOUT_DEFAULT_DELEGATES (400 nodes), about 65 ms with the default
   resolver, where XNNPACK takes the whole graph as a single delegate node.
+- <out-dir>/image_classifier.tflite: a MobileNetV2-shaped conv net small enough to
+  commit (conv, depthwise and pointwise convs with relu6, global pooling, softmax
+  over 10 classes), for batch inference tests: ``classify`` takes a fixed batch of
+  one image float32[1, 96, 96, 3], ``classify_any`` any batch (float32[None, 96, 96,
+  3]); both give ``probabilities`` and share their weights.
 
 Every random value comes from a fixed seed, so rerunning gives the same weights.
 """
@@ -615,6 +620,47 @@ def make_half_plus_three() -> bytes:
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
+# ------------------------------------------------------------- image_classifier
+
+
+IMAGE_SIZE = 96
+IMAGE_CLASSES = 10
+
+
+class ImageClassifier(tf.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        tf.keras.utils.set_random_seed(KERAS_SEED)
+        layers = tf.keras.layers
+        # MobileNetV2's building blocks at a fraction of its width and depth.
+        self.net = tf.keras.Sequential(
+            [
+                layers.Conv2D(8, 3, strides=2, padding="same"),
+                layers.ReLU(6.0),
+                layers.DepthwiseConv2D(3, padding="same"),
+                layers.ReLU(6.0),
+                layers.Conv2D(16, 1),
+                layers.ReLU(6.0),
+                layers.GlobalAveragePooling2D(),
+                layers.Dense(IMAGE_CLASSES, activation="softmax"),
+            ]
+        )
+        self.net.build((None, IMAGE_SIZE, IMAGE_SIZE, 3))
+
+    @tf.function(input_signature=[spec([1, IMAGE_SIZE, IMAGE_SIZE, 3], tf.float32, "image")])
+    def classify(self, image: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {"probabilities": self.net(image)}
+
+    @tf.function(input_signature=[spec([None, IMAGE_SIZE, IMAGE_SIZE, 3], tf.float32, "image")])
+    def classify_any(self, image: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {"probabilities": self.net(image)}
+
+
+def make_image_classifier() -> bytes:
+    module = ImageClassifier()
+    return convert_functions(module, module.classify, module.classify_any)
+
+
 # -------------------------------------------------------------------------- main
 
 
@@ -638,6 +684,7 @@ TEST_MODELS: dict[str, Callable[[], bytes]] = {
 # Models made for pysig serve's tests, written to tests/serve/models.
 SERVE_TEST_MODELS: dict[str, Callable[[], bytes]] = {
     "half_plus_three": make_half_plus_three,
+    "image_classifier": make_image_classifier,
 }
 SERVE_MODELS_DIR = REPO_ROOT / "tests" / "serve" / "models"
 

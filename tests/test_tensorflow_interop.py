@@ -21,7 +21,7 @@ pytestmark = pytest.mark.tensorflow
 
 
 def tensorflow_results(content: bytes, key: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    import tensorflow as tf  # noqa: PLC0415 (the suite collects this file without TensorFlow)
+    import tensorflow as tf
 
     assert tf.__version__.startswith("2.14.")
     interpreter = tf.lite.Interpreter(model_content=content)

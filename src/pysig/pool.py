@@ -13,6 +13,7 @@ from typing import Any, Dict, Generator, Iterable, Iterator, Mapping
 
 from numpy.typing import NDArray
 
+from ._pickling import rebuild_pool, recipe_for_pickle
 from .errors import ClosedError, InvokeCancelledError, SignatureNotFoundError
 from .interpreter import Interpreter
 from .model import PathLike, read_model
@@ -118,6 +119,11 @@ class Pool:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def runtime(self) -> str:
+        """The runtime every interpreter of the pool runs on: ``"tflite"`` or ``"litert"``."""
+        return self._interpreters[0].runtime
 
     @property
     def signature_list(self) -> dict[str, dict[str, list[str]]]:
@@ -226,6 +232,11 @@ class Pool:
         if not on_worker:
             # Already shut down by the release; this joins the idle worker threads.
             self._executor.shutdown(wait=True)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickles as its size and its interpreters' model bytes and options."""
+        recipe = recipe_for_pickle(self._interpreters[0]._recipe, self._closed, "this pool")
+        return rebuild_pool, (recipe, self.size)
 
     def __enter__(self) -> Pool:
         return self
