@@ -46,7 +46,7 @@ Writes:
   scores[None, 4]): XNNPACK takes the whole graph, and a call without the batch
   dimension is refused while the runtime re-applies it, the sequence that left
   tflite-runtime 2.14's memory plan stale (pysig's recovery tests).
-- tests/serve/models/half_plus_three.tflite: TF Serving's toy model, as its REST API guide uses it,
+- <out-dir>/half_plus_three.tflite: TF Serving's toy model, as its REST API guide uses it,
   for pysig serve: ``serving_default`` (x[None] -> y = 0.5 x + 3),
   ``tensorflow/serving/regress`` (x[None] -> outputs, the same values),
   ``tensorflow/serving/classify`` (x[None, 2] -> scores = softmax(x @ w) over three
@@ -680,13 +680,9 @@ TEST_MODELS: dict[str, Callable[[], bytes]] = {
     "flex_encode_decode": make_flex_encode_decode,
     "slow": make_slow,
     "conv": make_conv,
-}
-# Models made for pysig serve's tests, written to tests/serve/models.
-SERVE_TEST_MODELS: dict[str, Callable[[], bytes]] = {
     "half_plus_three": make_half_plus_three,
     "image_classifier": make_image_classifier,
 }
-SERVE_MODELS_DIR = REPO_ROOT / "tests" / "serve" / "models"
 
 
 def write(path: Path, content: bytes) -> None:
@@ -707,11 +703,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         "names",
         nargs="*",
         metavar="NAME",
-        help="models to write (default: demo and all of "
-        f"{', '.join([*TEST_MODELS, *SERVE_TEST_MODELS])})",
+        help=f"models to write (default: demo and all of {', '.join(TEST_MODELS)})",
     )
     args = parser.parse_args(argv)
-    unknown = sorted(set(args.names) - {"demo", *TEST_MODELS, *SERVE_TEST_MODELS})
+    unknown = sorted(set(args.names) - {"demo", *TEST_MODELS})
     if unknown:
         parser.error(f"unknown model(s) {', '.join(unknown)}")
 
@@ -720,9 +715,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     for name, make in TEST_MODELS.items():
         if not args.names or name in args.names:
             write(args.out_dir / f"{name}.tflite", make())
-    for name, make in SERVE_TEST_MODELS.items():
-        if not args.names or name in args.names:
-            write(SERVE_MODELS_DIR / f"{name}.tflite", make())
 
 
 if __name__ == "__main__":

@@ -13,18 +13,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import httpx
-from _support import model_path
 
 START_SECONDS = 120.0  # loading is slow on a busy 2-core machine
-# Models made for the serve tests (scripts/make_test_models.py writes them here, apart from
-# tests/models, whose every model the other suites' campaigns cover).
-SERVE_MODELS = Path(__file__).resolve().parent / "models"
-
-
-def serve_model(name: str) -> str:
-    """A serve test model's path, or else a shared test model's."""
-    path = SERVE_MODELS / f"{name}.tflite"
-    return str(path) if path.is_file() else model_path(name)
 
 
 def free_port() -> int:

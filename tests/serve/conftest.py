@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
-from _server import Server, serve_model
+from _server import Server
+from _support import model_path
 
 
 def version_folder(base: Path, version: int, model: str) -> Path:
@@ -15,7 +16,7 @@ def version_folder(base: Path, version: int, model: str) -> Path:
     expects new versions to appear (atomically)."""
     staging = base / f".staging-{version}"
     staging.mkdir(parents=True)
-    shutil.copy(serve_model(model), staging / "model.tflite")
+    shutil.copy(model_path(model), staging / "model.tflite")
     target = base / str(version)
     staging.rename(target)
     return target

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from _server import free_port, serve_model
+from _server import free_port
+from _support import model_path
 
 
 def serve(*args: str) -> subprocess.CompletedProcess[str]:
@@ -41,7 +42,7 @@ def test_bad_config_files_exit_2(tmp_path: Path) -> None:
     batching = tmp_path / "batching.config"
     batching.write_text("max_batch_size { value: 4 }\nallowed_batch_sizes: 2\n")
     result = serve(
-        "--model_base_path", serve_model("half_plus_three"),
+        "--model_base_path", model_path("half_plus_three"),
         "--enable_batching", "--batching_parameters_file", str(batching),
     )  # fmt: skip
     assert result.returncode == 2

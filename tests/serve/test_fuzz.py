@@ -11,7 +11,8 @@ import hypothesis
 import hypothesis.errors
 import pytest
 import requests
-from _server import Server, serve_model
+from _server import Server
+from _support import model_path
 from hypothesis import HealthCheck, Phase, strategies
 
 # schemathesis 4 needs Python 3.9; the test extra installs it there only.
@@ -28,8 +29,8 @@ def test_fuzz_from_openapi_gives_no_server_error(
     config = tmp_path / "models.config"
     config.write_text(
         "model_config_list {\n"
-        f"  config {{ name: 'half' base_path: '{serve_model('half_plus_three')}' }}\n"
-        f"  config {{ name: 'types' base_path: '{serve_model('types')}' }}\n"
+        f"  config {{ name: 'half' base_path: '{model_path('half_plus_three')}' }}\n"
+        f"  config {{ name: 'types' base_path: '{model_path('types')}' }}\n"
         "}\n"
     )
     server = start_server(

@@ -12,7 +12,8 @@ from typing import Any, Callable
 import httpx
 import numpy as np
 import orjson
-from _server import Server, serve_model
+from _server import Server
+from _support import model_path
 from conftest import version_folder
 
 import pysig
@@ -96,7 +97,7 @@ def test_new_version_swaps_in_under_load_with_no_failed_request(
     # A damaged version folder is refused and the served version stays.
     damaged = tmp_path / ".staging-3"
     damaged.mkdir()
-    (damaged / "model.tflite").write_bytes(Path(serve_model("half_plus_three")).read_bytes()[:1000])
+    (damaged / "model.tflite").write_bytes(Path(model_path("half_plus_three")).read_bytes()[:1000])
     damaged.rename(tmp_path / "3")
     deadline = time.monotonic() + LOAD_SECONDS
     while time.monotonic() < deadline:
@@ -155,13 +156,13 @@ def test_sigterm_drains_requests_in_flight_and_exits_0(start_server: Callable[..
         "--model_name",
         "slow",
         "--model_base_path",
-        serve_model("slow"),
+        model_path("slow"),
         "--pool_size",
         "1",
         ready_model="slow",
     )
     x = np.full((256, 256), 0.01, np.float32)
-    expected = pysig.Interpreter(serve_model("slow")).get_signature_runner()(x=x)
+    expected = pysig.Interpreter(model_path("slow")).get_signature_runner()(x=x)
     (name,) = expected
     body = orjson.dumps({"inputs": x.tolist()})
     with ThreadPoolExecutor(4) as executor:
@@ -206,7 +207,7 @@ def test_batching_merges_concurrent_requests(
         "--model_name",
         "half",
         "--model_base_path",
-        serve_model("half_plus_three"),
+        model_path("half_plus_three"),
         "--enable_batching",
         "--batching_parameters_file",
         str(parameters),
@@ -254,7 +255,7 @@ def test_full_batch_queue_answers_429(tmp_path: Path, start_server: Callable[...
         "--model_name",
         "half",
         "--model_base_path",
-        serve_model("half_plus_three"),
+        model_path("half_plus_three"),
         "--enable_batching",
         "--batching_parameters_file",
         str(parameters),
@@ -280,7 +281,7 @@ def test_overload_answers_429_and_recovers(start_server: Callable[..., Server]) 
         "--model_name",
         "slow",
         "--model_base_path",
-        serve_model("slow"),
+        model_path("slow"),
         "--pool_size",
         "1",
         "--max_queued_requests",

@@ -12,7 +12,8 @@ from typing import Any, Iterator
 
 import numpy as np
 import pytest
-from _server import Server, serve_model
+from _server import Server
+from _support import model_path
 
 import pysig
 
@@ -35,7 +36,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     entries = []
     for name, model in MODELS.items():
         (root / name / "1").mkdir(parents=True)
-        (root / name / "1" / "model.tflite").write_bytes(Path(serve_model(model)).read_bytes())
+        (root / name / "1" / "model.tflite").write_bytes(Path(model_path(model)).read_bytes())
         entries.append(
             f"  config {{ name: '{name}' base_path: '{root / name}' model_platform: 'tensorflow' }}"
         )
@@ -50,7 +51,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 def reference(model: str, key: str, **inputs: Any) -> dict[str, np.ndarray]:
-    path = pysig.DEMO_MODEL_PATH if model == "demo" else serve_model(MODELS[model])
+    path = pysig.DEMO_MODEL_PATH if model == "demo" else model_path(MODELS[model])
     return pysig.Interpreter(path).get_signature_runner(key)(**inputs)
 
 
@@ -200,7 +201,7 @@ def test_metadata_has_tf_servings_signature_map(server: Server) -> None:
 def test_metadata_of_every_signature_matches_the_interpreter(server: Server) -> None:
     body = server.get("/v1/models/types/metadata").json()
     signatures = body["metadata"]["signature_def"]["signature_def"]
-    interpreter = pysig.Interpreter(serve_model("types"))
+    interpreter = pysig.Interpreter(model_path("types"))
     names = interpreter.get_signature_list()
     assert list(signatures) == list(names)
     dtypes = {
