@@ -1,4 +1,5 @@
-"""Shared fixtures."""
+"""Shared fixtures. Every test runs once per installed runtime (``--runtime`` narrows
+it): the ``runtime`` fixture makes ``runtime="auto"`` mean that runtime."""
 
 from __future__ import annotations
 
@@ -11,7 +12,32 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
-from _support import model_path
+from _support import INSTALLED_RUNTIMES, model_path
+
+from pysig.runtime import choose
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--runtime",
+        choices=("all", *INSTALLED_RUNTIMES),
+        default="all",
+        help="run the suite on this runtime only (default: every installed runtime)",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "runtime" in metafunc.fixturenames:
+        chosen = metafunc.config.getoption("--runtime")
+        runtimes = INSTALLED_RUNTIMES if chosen == "all" else (chosen,)
+        metafunc.parametrize("runtime", runtimes, indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def runtime(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    name: str = request.param
+    monkeypatch.setattr(choose, "AUTO_ORDER", (name,))
+    return name
 
 
 @pytest.fixture

@@ -17,14 +17,14 @@ def test_declarations_match_the_installed_runtime() -> None:
 
 
 def test_a_layout_difference_refuses_to_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = _pysig.inspect_tensor
+    real = _pysig.tflite.inspect_tensor
 
     def shifted(handle: int, subgraph: int, index: int) -> Any:
         result = real(handle, subgraph, index)
         result["shape"] = (*result["shape"], 1)  # as if dims were read at the wrong offset
         return result
 
-    monkeypatch.setattr(_pysig, "inspect_tensor", shifted)
+    monkeypatch.setattr(_pysig.tflite, "inspect_tensor", shifted)
     with pytest.raises(
         pysig.AbiMismatchError,
         match=r"(?s)tflite-runtime==2\.14\.0.*tensor 0 shape: read \(1, 4, 1\)",
@@ -34,6 +34,6 @@ def test_a_layout_difference_refuses_to_run(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_a_wrong_signature_subgraph_refuses_to_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_pysig, "signature_subgraph", lambda *_: 7)
+    monkeypatch.setattr(_pysig.tflite, "signature_subgraph", lambda *_: 7)
     with pytest.raises(pysig.AbiMismatchError, match="runs subgraph 7"):
         _abi_check.verify_runtime_layout()

@@ -12,9 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
-from _support import assert_bitwise_equal, model_path
-from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
-from tflite_runtime.interpreter import OpResolverType
+from _support import assert_bitwise_equal, model_path, reference_interpreter_class
 
 import pysig
 from pysig._timeout import call_with_timeout
@@ -65,6 +63,16 @@ def _patch(content: bytes, position: int, value: int, layout: str = "<i") -> byt
 
 def _zero_input() -> bytes:
     return Path(model_path("zero_input")).read_bytes()
+
+
+def _image() -> bytes:
+    return Path(model_path("image_classifier")).read_bytes()
+
+
+def _conv_options(content: bytes, subgraph: int, index: int) -> Table:
+    options = _operator(content, subgraph, index).table(4, "options")
+    assert options is not None
+    return options
 
 
 # Each: a damaged demo (or zero_input) model and what the refusal must say.
@@ -163,6 +171,15 @@ DAMAGE: dict[str, tuple[Callable[[], bytes], str]] = {
             9,  # type: ignore[union-attr]
         ),
         "subgraph: index 9",
+    ),
+    # Operator 0 of image_classifier is its first CONV_2D, operator 1 a DEPTHWISE_CONV_2D.
+    "zero stride": (
+        lambda: _patch(_image(), _field(_conv_options(_image(), 0, 0), 2), 0),
+        "Conv2DOptions.stride_h is 0; it must be positive",
+    ),
+    "convolution without options": (
+        lambda: _patch(_image(), _field(_operator(_image(), 0, 0), 3, 1), 0, "<B"),
+        "needs its Conv2DOptions",
     ),
     "resource variable read larger than assigned": (
         lambda: _patch(_zero_input(), _element(_tensor(_zero_input(), 0, 2), 0, 0), 4),
@@ -292,9 +309,13 @@ def slow_input() -> np.ndarray[Any, Any]:
     return np.random.default_rng(7).standard_normal((256, 256)).astype(np.float32)
 
 
-def _reference(x: np.ndarray[Any, Any], resolver: OpResolverType) -> dict[str, Any]:
-    tflite = TfliteInterpreter(
-        model_path=model_path("slow"), experimental_op_resolver_type=resolver
+def _reference(x: np.ndarray[Any, Any], runtime: str) -> dict[str, Any]:
+    """The slow model's output from the runtime's own API, without XNNPACK."""
+    interpreter_class = reference_interpreter_class(runtime)
+    resolver = sys.modules[interpreter_class.__module__].OpResolverType
+    tflite = interpreter_class(
+        model_path=model_path("slow"),
+        experimental_op_resolver_type=resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
     )
     tflite.allocate_tensors()
     return dict(tflite.get_signature_runner()(x=x))
@@ -321,27 +342,36 @@ def _cancel_until_done(
     return outcome[0]
 
 
-def test_cancel_from_another_thread_stops_between_nodes(slow_input: np.ndarray[Any, Any]) -> None:
+def test_cancel_from_another_thread_stops_between_nodes(
+    slow_input: np.ndarray[Any, Any], runtime: str
+) -> None:
     interp = pysig.Interpreter(model_path("slow"), op_resolver=REFERENCE_KERNELS)
     runner = interp.get_signature_runner()
     error = _cancel_until_done(runner, slow_input)
     assert isinstance(error, pysig.InvokeCancelledError), error
     assert "cancelled" in str(error)
     # Still usable, and exactly right.
-    expected = _reference(slow_input, OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    expected = _reference(slow_input, runtime)
     assert_bitwise_equal(runner(x=slow_input), expected)
     assert_bitwise_equal(runner.run({"x": slow_input}, timeout=600), expected)
 
 
-def test_cancel_with_xnnpack_taking_the_whole_graph(slow_input: np.ndarray[Any, Any]) -> None:
+def test_cancel_with_xnnpack_taking_the_whole_graph(
+    slow_input: np.ndarray[Any, Any], runtime: str
+) -> None:
     # XNNPACK runs this graph as one delegate node: a cancel landing while it
     # runs is only seen before the next node, and there is none. The call then
-    # completes normally; either way the interpreter stays right.
+    # completes normally; either way the interpreter stays right. (LiteRT polls
+    # its cancellation function before the node too.)
     interp = pysig.Interpreter(model_path("slow"))
     runner = interp.get_signature_runner()
     error = _cancel_until_done(runner, slow_input)
     assert error is None or isinstance(error, pysig.InvokeCancelledError), error
-    assert_bitwise_equal(runner(x=slow_input), _reference(slow_input, OpResolverType.AUTO))
+    reference = reference_interpreter_class(runtime)(model_path=model_path("slow"))
+    reference.allocate_tensors()
+    expected = dict(reference.get_signature_runner()(x=slow_input))
+    assert_bitwise_equal(runner(x=slow_input), expected)
+    assert_bitwise_equal(runner.run({"x": slow_input}, timeout=600), expected)
 
 
 def test_a_cancel_with_nothing_running_does_not_cancel_the_next_call() -> None:
@@ -362,12 +392,12 @@ def test_a_cancel_with_nothing_running_does_not_cancel_the_next_call() -> None:
     np.testing.assert_array_equal(plain(a=row, b=row)["sum"], 2 * row)
 
 
-def test_timeout_cancels_a_long_call(slow_input: np.ndarray[Any, Any]) -> None:
+def test_timeout_cancels_a_long_call(slow_input: np.ndarray[Any, Any], runtime: str) -> None:
     interp = pysig.Interpreter(model_path("slow"), op_resolver=REFERENCE_KERNELS)
     runner = interp.get_signature_runner()
     with pytest.raises(pysig.InvokeCancelledError, match=r"cancelled after its 0\.001 s timeout"):
         runner.run({"x": slow_input}, timeout=0.001)
-    expected = _reference(slow_input, OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    expected = _reference(slow_input, runtime)
     assert_bitwise_equal(runner(x=slow_input), expected)
 
 

@@ -7,8 +7,6 @@ signatures you want").
 
 from __future__ import annotations
 
-import sys
-import warnings
 from typing import Any, Mapping
 
 import numpy as np
@@ -18,17 +16,12 @@ from test_signature_edit import read, signature_inputs, with_external_buffers
 
 import pysig
 from pysig.model import SignatureEditor
-from pysig.model.writer import libraries
 
 pytestmark = pytest.mark.tensorflow
 
 
 def tensorflow_results(content: bytes, key: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    # TensorFlow 2.14's import warns (deprecated numpy and protobuf uses), which the
-    # suite's warnings-as-errors would turn into a half-imported TensorFlow.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import tensorflow as tf  # noqa: PLC0415 (the suite collects this file without it)
+    import tensorflow as tf
 
     assert tf.__version__.startswith("2.14.")
     interpreter = tf.lite.Interpreter(model_content=content)
@@ -69,17 +62,3 @@ def test_weights_outside_the_flatbuffer_run_in_tensorflow() -> None:
         tensorflow_results(edited, "predict", {"x_input": x}),
         pysig.Interpreter(model_content=edited).get_signature_runner("predict")(x_input=x),
     )
-
-
-def test_tensorflows_schema_module_serves_where_litert_is_missing(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # As on Python 3.8 and 3.9, where ai-edge-litert has no wheels.
-    monkeypatch.setitem(sys.modules, "ai_edge_litert.schema_py_generated", None)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # TensorFlow's import warnings, as above
-        _, schema = libraries()
-    assert schema.__name__ == "tensorflow.lite.python.schema_py_generated"
-    original = read("mediapipe_style")
-    edited = SignatureEditor(original).add("detect", {"image": "input"}).to_bytes()
-    check(original, "serving_default", edited, "detect", {"input": "image"})

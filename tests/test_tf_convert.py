@@ -38,7 +38,7 @@ def tf() -> Any:
 def guide(tf: Any) -> Any:  # noqa: ARG001  imported first, with the warning it raises muted
     sys.path.insert(0, str(EXAMPLES.parent))
     try:
-        import signatures_guide  # noqa: PLC0415  imports TensorFlow
+        import signatures_guide
     finally:
         sys.path.pop(0)
     return signatures_guide
@@ -295,7 +295,7 @@ def test_parity_beyond_tolerance_exits_1(tmp_path: Path) -> None:
 )
 @pytest.mark.usefixtures("tf")  # imported first, with the warning it raises muted
 def test_sources_that_cannot_be_read(tmp_path: Path, source: str, message: str) -> None:
-    from pysig.convert.sources import load_source  # noqa: PLC0415  imports TensorFlow
+    from pysig.convert.sources import load_source
 
     (tmp_path / "empty_dir").mkdir()
     path = source if ":" in source else str(tmp_path / source)
@@ -316,9 +316,9 @@ def test_a_broken_saved_model_exits_1(tmp_path: Path) -> None:
 def test_representative_data_must_fit_the_signatures(
     keras_files: dict[str, Path], tmp_path: Path
 ) -> None:
-    from pysig.bench.inputs import BadArgument  # noqa: PLC0415
-    from pysig.convert.converter import representative_samples, signature_functions  # noqa: PLC0415
-    from pysig.convert.sources import load_source  # noqa: PLC0415
+    from pysig.bench.inputs import BadArgument
+    from pysig.convert.converter import representative_samples, signature_functions
+    from pysig.convert.sources import load_source
 
     functions = signature_functions(
         load_source(str(keras_files[".keras"]), tmp_path).saved_model_dir
@@ -339,7 +339,7 @@ def test_representative_data_must_fit_the_signatures(
 
 
 def test_another_tensorflow_release_is_refused(tf: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pysig.convert.converter import check_tensorflow_version  # noqa: PLC0415
+    from pysig.convert.converter import check_tensorflow_version
 
     check_tensorflow_version()  # the 2.14 installed here
     monkeypatch.setattr(tf, "__version__", "2.18.0")

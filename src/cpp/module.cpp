@@ -5,60 +5,17 @@
 
 #include <memory>
 
-#include "dtypes.h"
-#include "runner.h"
-#include "runtime.h"
-#include "session.h"
+#include "core/dtypes.h"
+#include "core/runner.h"
+#include "core/session.h"
+#include "litert/bindings.h"
+#include "tflite/bindings.h"
 
 namespace py = pybind11;
 using pysig::Runner;
 using pysig::Session;
 
 namespace {
-
-tflite::impl::Interpreter* as_interpreter(uintptr_t handle) {
-  return reinterpret_cast<tflite::impl::Interpreter*>(handle);
-}
-
-// What pysig's declarations read from one tensor, for the import-time ABI check.
-py::dict inspect_tensor(uintptr_t handle, size_t subgraph_index, int tensor_index) {
-  auto* subgraph = pysig::runtime::subgraph_at(as_interpreter(handle), subgraph_index);
-  if (tensor_index < 0 ||
-      static_cast<size_t>(tensor_index) >= pysig::runtime::tensor_count(subgraph)) {
-    throw py::index_error("tensor index out of range");
-  }
-  const auto& tensor = *pysig::runtime::tensor_at(subgraph, tensor_index);
-  auto dims = [](const tflite::ShapeArray* array) {
-    py::list list;
-    if (array != nullptr) {
-      for (int i = 0; i < array->size; ++i) list.append(array->dims[i]);
-    }
-    return py::tuple(list);
-  };
-  py::dict result;
-  result["name"] = tensor.name != nullptr ? py::str(tensor.name) : py::str("");
-  result["type"] = static_cast<int>(tensor.type);
-  result["has_shape"] = tensor.dims != nullptr;
-  result["shape"] = dims(tensor.dims);
-  // A fixed-shape tensor may carry an empty signature: its shape is the signature.
-  const bool has_signature = tensor.dims_signature != nullptr && tensor.dims_signature->size > 0;
-  result["shape_signature"] = dims(has_signature ? tensor.dims_signature : tensor.dims);
-  result["bytes"] = tensor.bytes;
-  result["dynamic"] = tensor.allocation == tflite::AllocationKind::kDynamic;
-  return result;
-}
-
-// The index of the subgraph that the runtime's SignatureRunner for `key` drives.
-py::object signature_subgraph(uintptr_t handle, const char* key) {
-  auto* interpreter = as_interpreter(handle);
-  auto* runner = interpreter->GetSignatureRunner(key);
-  if (runner == nullptr) return py::none();
-  auto* subgraph = pysig::runtime::runner_subgraph(runner);
-  for (size_t i = 0; i < pysig::runtime::subgraph_count(interpreter); ++i) {
-    if (pysig::runtime::subgraph_at(interpreter, i) == subgraph) return py::int_(i);
-  }
-  return py::none();
-}
 
 // The hot paths, `runner(**inputs)` and `runner.invoke()`, are plain CPython entry
 // points rather than pybind11 methods: its generic dispatcher costs more than the
@@ -122,10 +79,10 @@ void install_call_slot(const py::type& cls) {
 }  // namespace
 
 PYBIND11_MODULE(_pysig, m) {
-  m.doc() = "pysig's C++ core over tflite-runtime 2.14.0 (private: use the pysig package)";
+  m.doc() = "pysig's C++ core and its runtime backends (private: use the pysig package)";
 
+  // Made by a backend's `session` factory.
   py::class_<Session, std::shared_ptr<Session>>(m, "Session")
-      .def(py::init<py::object, uintptr_t>(), py::arg("owner"), py::arg("handle"))
       .def("close", [](Session& s) {
         pysig::SessionLock lock(s);
         s.close();
@@ -133,6 +90,7 @@ PYBIND11_MODULE(_pysig, m) {
       .def_property_readonly("closed", &Session::closed)
       .def_property_readonly("owner", [](const Session& s) { return s.owner(); })
       .def_property_readonly("live_views", &Session::live_views)
+      .def_property_readonly("runtime", &Session::runtime_name)
       .def("cancel", &Session::cancel)
       .def("take_error_text", &Session::take_error_text)
       // The interpreter's lock as a context manager, for work done in Python.
@@ -163,22 +121,21 @@ PYBIND11_MODULE(_pysig, m) {
   add_invoke_method(runner_class);
   m.def("install_call_slot", &install_call_slot, py::arg("cls"));
 
-  m.def("subgraph_count",
-        [](uintptr_t handle) { return pysig::runtime::subgraph_count(as_interpreter(handle)); });
-  m.def("tensor_count", [](uintptr_t handle, size_t subgraph_index) {
-    return pysig::runtime::tensor_count(
-        pysig::runtime::subgraph_at(as_interpreter(handle), subgraph_index));
-  });
-  m.def("inspect_tensor", &inspect_tensor);
   m.def("element_type_of", [](const py::dtype& dtype) {
-    for (int code = 0; code <= static_cast<int>(tflite::ElementType::kInt4); ++code) {
-      const auto type = static_cast<tflite::ElementType>(code);
-      if ((pysig::is_numeric(type) || type == tflite::ElementType::kString) &&
+    for (int code = 0; code <= static_cast<int>(pysig::core::ElementType::kInt4); ++code) {
+      const auto type = static_cast<pysig::core::ElementType>(code);
+      if ((pysig::is_numeric(type) || type == pysig::core::ElementType::kString) &&
           pysig::numpy_dtype(type).equal(dtype)) {
         return code;
       }
     }
     return -1;
   });
-  m.def("signature_subgraph", &signature_subgraph);
+
+  m.def("numpy_dtype", [](int code) {
+    return pysig::numpy_dtype(static_cast<pysig::core::ElementType>(code));
+  });
+
+  pysig::tflite_backend::register_bindings(m);
+  pysig::litert_backend::register_bindings(m);
 }

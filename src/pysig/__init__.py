@@ -9,17 +9,14 @@ array([[2., 3., 4., 5.]], dtype=float32)
 
 from __future__ import annotations
 
-from . import _float_environment  # isort: skip
-
-with _float_environment.preserved():
-    # tflite_runtime's library must be loaded before the extension that links to it.
-    import tflite_runtime.interpreter  # noqa: F401  isort: skip
-
-    from . import _pysig  # noqa: F401  isort: skip
+from . import _pysig  # noqa: F401  isort: skip
 from ._resources import DEMO_MODEL_PATH
 from ._version import __version__
+from .batch import BatchPredictor
 from .errors import (
     AbiMismatchError,
+    BatchColumnError,
+    BatchRowError,
     BufferInUseError,
     ClosedError,
     ConversionError,
@@ -38,20 +35,24 @@ from .errors import (
     PysigError,
     SignatureEditError,
     SignatureNotFoundError,
+    UnpicklableError,
     UnsupportedMethodError,
     UnsupportedOpError,
     UnsupportedTypeError,
 )
 from .interpreter import Interpreter
 from .pool import Pool
-from .runtime.tflite_abi_check import verify_runtime_layout
+from .runtime.startup import check_installed_runtimes
 from .signature_runner import SignatureRunner
 
-verify_runtime_layout()
+check_installed_runtimes()
 
 __all__ = [
     "DEMO_MODEL_PATH",
     "AbiMismatchError",
+    "BatchColumnError",
+    "BatchPredictor",
+    "BatchRowError",
     "BufferInUseError",
     "ClosedError",
     "ConversionError",
@@ -73,6 +74,7 @@ __all__ = [
     "SignatureEditError",
     "SignatureNotFoundError",
     "SignatureRunner",
+    "UnpicklableError",
     "UnsupportedMethodError",
     "UnsupportedOpError",
     "UnsupportedTypeError",

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
-
-from . import _pysig
-from .errors import ClosedError, SignatureNotFoundError, UnsupportedMethodError
+from ._pickling import Recipe, rebuild_interpreter, recipe_for_pickle
+from .errors import (
+    ClosedError,
+    PysigError,
+    SignatureNotFoundError,
+    UnsupportedMethodError,
+    UnsupportedOpError,
+    UnsupportedTypeError,
+)
 from .model import Model, ModelFile, SignatureSpec, TensorSpec, read_model
 from .model.graph import ArgReductions
 from .model.reader import verified_model
-from .runtime.tflite import build_interpreter, signatures_from_interpreter, translate_load_error
+from .runtime.choose import candidates, installed
 from .signature_runner import SignatureRunner
+
+if TYPE_CHECKING:
+    from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
 
 # tf.lite's Interpreter methods that work on tensors by index outside any
 # signature: pysig runs signatures only, so each names what to use instead.
@@ -37,10 +45,14 @@ _INSTEAD_OF_TFLITE = {
 class Interpreter:
     """A TensorFlow Lite model loaded once, run through its signatures.
 
-    Give exactly one of ``model_path`` and ``model_content``. ``num_threads``,
-    ``delegates`` (objects from ``tflite_runtime.interpreter.load_delegate``) and
-    ``op_resolver`` (``"auto"``, ``"builtin"``, ``"builtin_ref"`` or
-    ``"builtin_without_default_delegates"``) are passed to tflite_runtime.
+    Give exactly one of ``model_path`` and ``model_content``. ``runtime`` chooses what
+    runs it: ``"tflite"`` (tflite-runtime 2.14.0), ``"litert"`` (ai-edge-litert 2.3.0)
+    or ``"auto"``, the runtime that runs the model correctly and fastest (see
+    ``pysig.runtime.choose``); ``Interpreter.runtime`` says which one it is.
+    ``num_threads`` and ``op_resolver`` (``"auto"``, ``"builtin"``, ``"builtin_ref"`` or
+    ``"builtin_without_default_delegates"``: with or without XNNPACK) apply to both;
+    ``delegates`` (objects from ``tflite_runtime.interpreter.load_delegate``) are
+    tflite_runtime's and select the tflite runtime.
 
     All runners of one interpreter share its tensors and variables, so they share
     one lock: calls from many threads are safe and run one at a time. Use one
@@ -55,8 +67,11 @@ class Interpreter:
         num_threads: int | None = None,
         delegates: Sequence[Any] | None = None,
         op_resolver: str = "auto",
+        runtime: str = "auto",
     ) -> None:
-        self._load(read_model(model_path, model_content), num_threads, delegates, op_resolver)
+        self._load(
+            read_model(model_path, model_content), num_threads, delegates, op_resolver, runtime
+        )
 
     @classmethod
     def _from_model(
@@ -66,10 +81,11 @@ class Interpreter:
         num_threads: int | None = None,
         delegates: Sequence[Any] | None = None,
         op_resolver: str = "auto",
+        runtime: str = "auto",
     ) -> Interpreter:
         """An interpreter over a model already read and verified (pysig.Pool's many)."""
         self = cls.__new__(cls)
-        self._load(model, num_threads, delegates, op_resolver)
+        self._load(model, num_threads, delegates, op_resolver, runtime)
         return self
 
     def _load(
@@ -78,14 +94,66 @@ class Interpreter:
         num_threads: int | None,
         delegates: Sequence[Any] | None,
         op_resolver: str,
+        runtime: str,
     ) -> None:
-        tflite = build_interpreter(
-            model,
-            num_threads=num_threads,
-            delegates=delegates,
-            op_resolver=op_resolver,
-        )
-        self._attach(tflite, model.source, model.arg_reductions, model.file)
+        self._load_on_runtime(model, num_threads, delegates, op_resolver, runtime)
+        # Every construction option and the runtime "auto" chose: pickling rebuilds from these.
+        options = {
+            "num_threads": num_threads,
+            "delegates": delegates,
+            "op_resolver": op_resolver,
+            "runtime": runtime,
+        }
+        self._recipe: Recipe | None = Recipe(model, options, self.runtime)
+
+    def _load_on_runtime(
+        self,
+        model: Model,
+        num_threads: int | None,
+        delegates: Sequence[Any] | None,
+        op_resolver: str,
+        runtime: str,
+    ) -> None:
+        options = candidates(runtime, delegates)
+        for position, name in enumerate(options):
+            fallback = position + 1 < len(options)
+            if name == "tflite":
+                from .runtime.tflite import build_interpreter
+
+                tflite = build_interpreter(
+                    model,
+                    num_threads=num_threads,
+                    delegates=delegates,
+                    op_resolver=op_resolver,
+                )
+                self._attach(tflite, model.source, model.arg_reductions, model.file)
+                return
+            try:
+                self._attach_litert(model, num_threads, op_resolver, check=fallback)
+                return
+            except (UnsupportedOpError, UnsupportedTypeError):
+                if not fallback:
+                    raise
+
+    def _attach_litert(
+        self, model: Model, num_threads: int | None, op_resolver: str, check: bool
+    ) -> None:
+        """Compile on LiteRT; with `check`, refuse (for the next runtime) what it gets wrong."""
+        from .runtime import litert
+        from .runtime.flex import refuse_flex_off_tflite
+
+        refuse_flex_off_tflite(model.file, model.source, "litert")
+        session = litert.build_session(model.content, model.source, num_threads, op_resolver)
+        litert.prepare(session, model.source)
+        if check:
+            litert.check_supported(session, model.file.signatures)
+        self._file: ModelFile | None = model.file
+        self._signatures: dict[str, SignatureSpec] = model.file.signatures
+        # LiteRT refuses empty dimensions itself, so ARG_MAX/ARG_MIN never see one.
+        self._arg_reductions: ArgReductions = []
+        self._session = session
+        self._runners: dict[str, SignatureRunner] = {}
+        self._runners_lock = threading.Lock()
 
     @classmethod
     def from_tflite(cls, interpreter: TfliteInterpreter) -> Interpreter:
@@ -95,11 +163,17 @@ class Interpreter:
         registerers, ``experimental_preserve_all_tensors``...). pysig allocates its
         tensors; do not use the tflite_runtime object directly afterwards.
         """
+        if not installed("tflite"):
+            raise PysigError("from_tflite needs tflite-runtime: pip install tflite-runtime==2.14.0")
+        from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
+
         if not isinstance(interpreter, TfliteInterpreter):
             raise TypeError(
                 f"expected a tflite_runtime Interpreter, got {type(interpreter).__name__}"
             )
         self = cls.__new__(cls)
+        # Built with options pysig cannot know, so it cannot be rebuilt by pickling.
+        self._recipe = None
         source = "the tflite_runtime interpreter"
         content = getattr(interpreter, "_model_content", None)
         if isinstance(content, bytes):
@@ -118,6 +192,9 @@ class Interpreter:
         arg_reductions: ArgReductions,
         file: ModelFile | None,
     ) -> None:
+        from . import _pysig
+        from .runtime.tflite import signatures_from_interpreter, translate_load_error
+
         self._file = file
         self._signatures: dict[str, SignatureSpec] = (
             file.signatures if file is not None else signatures_from_interpreter(tflite)
@@ -133,7 +210,7 @@ class Interpreter:
                 tflite._interpreter.AllocateTensors(signature.subgraph_index)
         except (ValueError, RuntimeError) as error:
             raise translate_load_error(str(error), source) from error
-        self._session = _pysig.Session(tflite, tflite._native_handle())
+        self._session = _pysig.tflite.session(tflite, tflite._native_handle())
         # Built on first use (a signature with a tensor type numpy lacks fails
         # only when asked for), under a lock so that threads asking at once share one.
         self._runners: dict[str, SignatureRunner] = {}
@@ -217,9 +294,14 @@ class Interpreter:
             if runner is None:
                 index = signature.subgraph_index
                 reductions = self._arg_reductions[index] if self._arg_reductions else ()
-                runner = SignatureRunner(self._session, signature, reductions)
+                runner = SignatureRunner(self._session, signature, reductions, self._recipe)
                 self._runners[signature_key] = runner
         return runner
+
+    @property
+    def runtime(self) -> str:
+        """The runtime running the model: ``"tflite"`` or ``"litert"``."""
+        return str(self._session.runtime)
 
     def close(self) -> None:
         """Release the model. Refused while zero-copy views of its tensors are alive."""
@@ -228,6 +310,11 @@ class Interpreter:
     @property
     def closed(self) -> bool:
         return bool(self._session.closed)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickles as the verified model bytes and construction options (see _pickling.py)."""
+        recipe = recipe_for_pickle(self._recipe, self.closed, "this interpreter")
+        return rebuild_interpreter, (recipe,)
 
     def __enter__(self) -> Interpreter:
         return self

@@ -18,10 +18,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import numpy as np
-from tflite_runtime.interpreter import Interpreter
 
 import pysig
-from pysig.runtime.tflite import OP_RESOLVERS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -61,9 +59,9 @@ def make_input(detail: Mapping[str, Any], rng: np.random.Generator) -> Any:
     raise InputTooLarge(f"no generated values for dtype {dtype}")
 
 
-def run_pysig(content: bytes, resolver: str, rng: np.random.Generator) -> str:
+def run_pysig(content: bytes, resolver: str, rng: np.random.Generator, runtime: str) -> str:
     try:
-        interp = pysig.Interpreter(model_content=content, op_resolver=resolver)
+        interp = pysig.Interpreter(model_content=content, op_resolver=resolver, runtime=runtime)
     except pysig.PysigError as error:
         return f"refused:{type(error).__name__}"
     results = []
@@ -85,6 +83,10 @@ def run_pysig(content: bytes, resolver: str, rng: np.random.Generator) -> str:
 
 
 def run_tflite(content: bytes, resolver: str, rng: np.random.Generator) -> str:
+    from tflite_runtime.interpreter import Interpreter
+
+    from pysig.runtime.tflite import OP_RESOLVERS
+
     try:
         interp = Interpreter(
             model_content=content, experimental_op_resolver_type=OP_RESOLVERS[resolver]
@@ -112,7 +114,10 @@ def run_tflite(content: bytes, resolver: str, rng: np.random.Generator) -> str:
 
 
 RUNNERS: dict[str, Callable[[bytes, str, np.random.Generator], str]] = {
-    "pysig": run_pysig,
+    # pysig on each runtime, and plain tflite_runtime.
+    "pysig": lambda content, resolver, rng: run_pysig(content, resolver, rng, "auto"),
+    "pysig-tflite": lambda content, resolver, rng: run_pysig(content, resolver, rng, "tflite"),
+    "pysig-litert": lambda content, resolver, rng: run_pysig(content, resolver, rng, "litert"),
     "tflite": run_tflite,
 }
 

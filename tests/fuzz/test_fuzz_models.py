@@ -12,6 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import pytest
+from _support import INSTALLED_RUNTIMES
 from fuzz_campaign import run_campaign
 from fuzz_corpus import KINDS, build, case_kind, case_model, corpus, model_paths
 
@@ -31,8 +33,8 @@ def test_the_corpus_is_deterministic_and_covers_every_model_and_kind() -> None:
     assert all(build(case) != originals[case_model(case)] for case in damaged)
 
 
-def test_pysig_survives_the_short_campaign() -> None:
-    summary = run_campaign("pysig", corpus(SHORT_CAMPAIGN, SEED), batch_size=500)
+def test_pysig_survives_the_short_campaign(runtime: str) -> None:
+    summary = run_campaign(f"pysig-{runtime}", corpus(SHORT_CAMPAIGN, SEED), batch_size=500)
     assert summary.cases == SHORT_CAMPAIGN
     assert not summary.crashes, summary.report()
     assert not summary.hangs, summary.report()
@@ -41,6 +43,7 @@ def test_pysig_survives_the_short_campaign() -> None:
     assert summary.outcomes["ran:ok"] > 0, summary.report()
 
 
+@pytest.mark.skipif("tflite" not in INSTALLED_RUNTIMES, reason="needs tflite_runtime to crash")
 def test_the_campaign_counts_and_attributes_tflite_runtime_crashes() -> None:
     # The same damaged models do take plain tflite_runtime down: the harness
     # must survive that, name each culprit and carry on with the rest.

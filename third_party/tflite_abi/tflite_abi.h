@@ -67,18 +67,12 @@ static_assert(offsetof(TensorRecord, name) == 56, "tensor name offset");
 static_assert(offsetof(TensorRecord, delegate) == 64, "tensor delegate offset");
 static_assert(offsetof(TensorRecord, dims_signature) == 104, "tensor dims_signature offset");
 
-// One graph of the model; signatures each run one of these.
-class Subgraph {
- public:
-  Subgraph() = delete;
-  StatusCode ResizeInputTensor(int tensor_index, const std::vector<int>& dims);
-  StatusCode ResizeInputTensorStrict(int tensor_index, const std::vector<int>& dims);
-  StatusCode AllocateTensors();
-  // Undoes every delegate, forgets them, plans memory anew and allocates.
-  StatusCode RemoveAllDelegates();
-  StatusCode ModifyGraphWithDelegate(TfLiteDelegate* delegate);
-  bool HasDelegates();
-};
+// The runtime's objects, only ever handled by pointer.
+class Subgraph;
+namespace impl {
+class Interpreter;
+class SignatureRunner;
+}  // namespace impl
 
 // Byte offsets of the members pysig reads; they are verified against the live
 // runtime at import (src/pysig/runtime/tflite_abi_check.py).
@@ -93,26 +87,45 @@ struct Offsets {
   static constexpr size_t kInterpreterSubgraphsEnd = 104;
 };
 
-namespace impl {
+// The non-virtual member functions pysig calls, by their exported (Itanium-mangled)
+// names. A member function is called as a function whose first argument is the
+// object, so each is resolved with dlsym into the plain function type beside it.
+namespace symbols {
 
-// Runs one signature: resets the cancellation flag, invokes, makes outputs readable.
-class SignatureRunner {
- public:
-  SignatureRunner() = delete;
-  StatusCode Invoke();
-};
+// Interpreter::GetSignatureRunner(const char*): null when no signature has the key.
+constexpr const char kGetSignatureRunner[] =
+    "_ZN6tflite4impl11Interpreter18GetSignatureRunnerEPKc";
+using GetSignatureRunner = impl::SignatureRunner* (*)(impl::Interpreter*, const char*);
+// Interpreter::Invoke(): runs the main graph (subgraph 0), as a model without signatures needs.
+constexpr const char kInterpreterInvoke[] = "_ZN6tflite4impl11Interpreter6InvokeEv";
+using InterpreterInvoke = StatusCode (*)(impl::Interpreter*);
+// Interpreter::EnableCancellation() and Cancel(): checked between nodes once enabled.
+constexpr const char kEnableCancellation[] = "_ZN6tflite4impl11Interpreter18EnableCancellationEv";
+constexpr const char kCancel[] = "_ZN6tflite4impl11Interpreter6CancelEv";
+using InterpreterCall = StatusCode (*)(impl::Interpreter*);
+// SignatureRunner::Invoke(): resets the cancellation flag, invokes, makes outputs readable.
+constexpr const char kRunnerInvoke[] = "_ZN6tflite4impl15SignatureRunner6InvokeEv";
+using RunnerInvoke = StatusCode (*)(impl::SignatureRunner*);
+// Subgraph::ResizeInputTensor(int, const std::vector<int>&) and its Strict form.
+constexpr const char kResizeInputTensor[] =
+    "_ZN6tflite8Subgraph17ResizeInputTensorEiRKSt6vectorIiSaIiEE";
+constexpr const char kResizeInputTensorStrict[] =
+    "_ZN6tflite8Subgraph23ResizeInputTensorStrictEiRKSt6vectorIiSaIiEE";
+using ResizeInputTensor = StatusCode (*)(Subgraph*, int, const std::vector<int>&);
+// Subgraph::AllocateTensors().
+constexpr const char kAllocateTensors[] = "_ZN6tflite8Subgraph15AllocateTensorsEv";
+using AllocateTensors = StatusCode (*)(Subgraph*);
+// Subgraph::RemoveAllDelegates(): undoes every delegate, forgets them, plans memory anew
+// and allocates.
+constexpr const char kRemoveAllDelegates[] = "_ZN6tflite8Subgraph18RemoveAllDelegatesEv";
+using RemoveAllDelegates = StatusCode (*)(Subgraph*);
+// Subgraph::ModifyGraphWithDelegate(TfLiteDelegate*).
+constexpr const char kModifyGraphWithDelegate[] =
+    "_ZN6tflite8Subgraph23ModifyGraphWithDelegateEP14TfLiteDelegate";
+using ModifyGraphWithDelegate = StatusCode (*)(Subgraph*, TfLiteDelegate*);
+// Subgraph::HasDelegates().
+constexpr const char kHasDelegates[] = "_ZN6tflite8Subgraph12HasDelegatesEv";
+using HasDelegates = bool (*)(Subgraph*);
 
-class Interpreter {
- public:
-  Interpreter() = delete;
-  // Null when the model has no signature with this key.
-  SignatureRunner* GetSignatureRunner(const char* signature_key);
-  // Invokes the main graph (subgraph 0), as a model without signatures needs.
-  StatusCode Invoke();
-  // Cancellation is checked between nodes once enabled.
-  StatusCode EnableCancellation();
-  StatusCode Cancel();
-};
-
-}  // namespace impl
+}  // namespace symbols
 }  // namespace tflite

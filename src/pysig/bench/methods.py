@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import time
 from array import array
-from typing import Any, Callable, Mapping, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
-from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
 
+from ..runtime.choose import installed
 from ..signature_runner import SignatureRunner
+
+if TYPE_CHECKING:
+    from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
 
 # Nanoseconds per call, for `count` calls.
 Measure = Callable[[int], "array[int]"]
@@ -110,6 +113,9 @@ def tflite_methods(
 ) -> tuple[list[Method], list[Skipped]]:
     """tflite_runtime's SignatureRunner and index API, each on an interpreter of its own:
     once a SignatureRunner exists, tflite_runtime refuses ``invoke()`` on its interpreter."""
+    if not installed("tflite"):
+        reason = "tflite-runtime is not installed"
+        return [], [Skipped(TFLITE_SIGNATURE_RUNNER, reason), Skipped(TFLITE_INDEX_API, reason)]
     subgraph = runner.subgraph_index
     input_indices = {name: int(d["index"]) for name, d in runner.get_input_details().items()}
     output_indices = [int(d["index"]) for d in runner.get_output_details().values()]
@@ -146,6 +152,8 @@ def _tflite_interpreter(
 ) -> TfliteInterpreter:
     """A tflite_runtime interpreter set up as its users do (``allocate_tensors()`` first),
     with the signature's inputs sized for ``inputs``."""
+    from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
+
     tflite = TfliteInterpreter(model_path=model_path, num_threads=num_threads)
     tflite.allocate_tensors()
     for name, value in inputs.items():

@@ -17,7 +17,7 @@ class PlotUnavailable(RuntimeError):
 def check_available() -> None:
     """Fail before a long run rather than after it."""
     try:
-        import matplotlib as mpl  # noqa: F401, PLC0415  (an optional extra: imported on use)
+        import matplotlib as mpl  # noqa: F401  (an optional extra: imported on use)
     except ImportError:
         raise PlotUnavailable(f"--plot needs matplotlib: {PLOT_EXTRA_HINT}") from None
 
@@ -26,10 +26,10 @@ def write_plot(path: str, reports: Sequence[Mapping[str, Any]], titles: Sequence
     """One panel per report: each method's latency distribution (CDF up to p99, log time axis;
     the rare slowest calls would stretch the axis and are in the table's max column)."""
     check_available()
-    import matplotlib as mpl  # noqa: PLC0415
+    import matplotlib as mpl
 
     mpl.use("Agg")  # files only: no display needed
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(
         len(reports), 1, figsize=(9, 3.2 * len(reports)), squeeze=False, layout="constrained"

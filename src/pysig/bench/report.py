@@ -8,11 +8,11 @@ import platform
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-import tflite_runtime
 from rich.console import Console
 from rich.table import Table
 
 from .._version import __version__
+from ..runtime.versions import DISTRIBUTIONS, PACKAGES, runtime_versions
 
 _COLUMNS = (
     "method",
@@ -55,7 +55,7 @@ def cpu_model() -> str | None:
 def versions() -> dict[str, str]:
     return {
         "pysig": __version__,
-        "tflite_runtime": tflite_runtime.__version__,
+        **{PACKAGES[name]: version for name, version in runtime_versions().items()},
         "numpy": np.__version__,
         "python": platform.python_version(),
         "python_implementation": platform.python_implementation(),
@@ -200,7 +200,12 @@ def environment_markdown(report: Mapping[str, Any]) -> str:
     cpu = m["cpu_model"] or "unknown CPU"
     machine_line = f"- machine: {cpu}, {m['cpu_count']} CPUs, {m['machine']}, {m['platform']}"
     versions_line = (
-        f"- versions: pysig {v['pysig']}, tflite-runtime {v['tflite_runtime']}, "
-        f"numpy {v['numpy']}, {v['python_implementation']} {v['python']}"
+        f"- versions: pysig {v['pysig']}, "
+        + "".join(
+            f"{DISTRIBUTIONS[name]} {v[package]}, "
+            for name, package in PACKAGES.items()
+            if package in v
+        )
+        + f"numpy {v['numpy']}, {v['python_implementation']} {v['python']}"
     )
     return f"{machine_line}\n{versions_line}"

@@ -1,5 +1,5 @@
 """The ``pysig`` command: ``info``, ``signatures``, ``run`` and ``bench`` on a model file or
-the demo model, ``convert`` from TensorFlow models.
+the demo model, ``serve`` (TF Serving's REST API) and ``convert`` from TensorFlow models.
 
 Exit status: 0 on success, 1 when the model cannot be loaded or run, 2 for bad
 arguments (argparse's convention), 130 after Ctrl-C. Each command is a module of
@@ -14,17 +14,17 @@ import sys
 from typing import Sequence
 
 import numpy as np
-import tflite_runtime
 
 from .._resources import DEMO_MODEL_PATH
 from .._version import __version__
 from ..bench.inputs import BadArgument
 from ..bench.plot import PlotUnavailable
 from ..errors import PysigError
-from . import bench, convert, info, run, signatures
+from ..runtime.versions import installed_versions
+from . import bench, convert, info, run, serve, signatures
 from .common import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE
 
-COMMANDS = (info, signatures, run, bench, convert)
+COMMANDS = (info, signatures, run, bench, serve, convert)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--version",
         action="version",
-        version=f"%(prog)s {__version__} (tflite-runtime {tflite_runtime.__version__}, "
+        version=f"%(prog)s {__version__} ({installed_versions()}, "
         f"numpy {np.__version__}, Python {sys.version.split()[0]})",
     )
     commands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")

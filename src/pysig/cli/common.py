@@ -10,6 +10,7 @@ from typing import Any, Callable, TypeVar
 from .._resources import DEMO_MODEL_PATH
 from ..bench.inputs import BadArgument, parse_shape
 from ..interpreter import Interpreter
+from ..runtime.choose import RUNTIMES
 
 T = TypeVar("T")
 
@@ -25,6 +26,12 @@ def add_command(
     command.set_defaults(handler=handler, parser=command)
     command.add_argument(
         "model", nargs="?", metavar="MODEL", help="a .tflite file (default: the demo model)"
+    )
+    command.add_argument(
+        "--runtime",
+        choices=RUNTIMES,
+        help="the runtime that runs the model (default: auto, the one that runs it "
+        "correctly and fastest)",
     )
     return command
 
@@ -74,7 +81,10 @@ def positive_float(text: str) -> float:
 
 def load(args: argparse.Namespace) -> tuple[Interpreter, str]:
     path = DEMO_MODEL_PATH if args.model is None else args.model
-    return Interpreter(path, num_threads=getattr(args, "num_threads", None)), path
+    options: dict[str, Any] = {"num_threads": getattr(args, "num_threads", None)}
+    if getattr(args, "runtime", None) is not None:
+        options["runtime"] = args.runtime
+    return Interpreter(path, **options), path
 
 
 def checked_key(interpreter: Interpreter, key: str) -> str:

@@ -115,7 +115,7 @@ def _convert(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("tensorflow") is None:
         raise ConversionError(f"pysig convert needs TensorFlow 2.14: {_INSTALL}")
     # Imported here: every other command runs without TensorFlow.
-    from ..convert.pipeline import convert, parity  # noqa: PLC0415
+    from ..convert.pipeline import convert, parity
 
     # The SavedModel pysig writes for a Keras or tf.Module source lives as long as the check.
     with tempfile.TemporaryDirectory(prefix="pysig-convert-") as workdir:

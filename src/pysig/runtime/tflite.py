@@ -6,14 +6,19 @@ from __future__ import annotations
 import re
 from typing import Any, Sequence
 
+from tflite_runtime import _pywrap_tensorflow_interpreter_wrapper as _wrapper
 from tflite_runtime.interpreter import Interpreter as TfliteInterpreter
 from tflite_runtime.interpreter import OpResolverType
 
+from .. import _pysig
 from ..errors import FlexOpError, ModelLoadError, UnsupportedOpError
 from ..model import SYNTHESIZED_KEY, Model, SignatureSpec, TensorSpec
 from ..model.file import unique_names
 from .flex import prepare_flex
 from .tflite_errors import as_sentences
+
+# The backend calls the runtime's C++ functions in the library tflite_runtime loaded.
+_pysig.tflite.load(_wrapper.__file__)
 
 OP_RESOLVERS = {
     "auto": OpResolverType.AUTO,

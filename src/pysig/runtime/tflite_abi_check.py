@@ -1,7 +1,7 @@
 """The import-time check of pysig's runtime declarations against the live runtime.
 
 pysig reads the runtime's objects through its own declarations of their layout
-(third_party/tflite_abi). Before anything else uses them, this runs the demo
+(third_party/tflite_abi) and calls its functions by their exported names. Before anything else uses them, this runs the demo
 model shipped in the package and compares what those declarations read with what
 tflite_runtime's own API reports: every tensor's name, shape, shape signature,
 dtype and byte size in every subgraph, the subgraph each signature runs, and the
@@ -20,6 +20,7 @@ from .. import _pysig
 from .._convert import coerce
 from .._resources import demo_model_bytes
 from ..errors import AbiMismatchError
+from . import tflite as _backend  # noqa: F401  (resolves the backend's functions first)
 
 
 def verify_runtime_layout() -> None:
@@ -36,12 +37,12 @@ def verify_runtime_layout() -> None:
     handle = tflite._native_handle()
     problems: list[str] = []
 
-    count = _pysig.subgraph_count(handle)
+    count = _pysig.tflite.subgraph_count(handle)
     expected_count = 1 + max(wrapper.GetSubgraphIndexFromSignature(key) for key in signatures)
     if not expected_count <= count < 1024:
         _refuse([f"subgraph count read as {count}, expected at least {expected_count}"])
     for key in signatures:
-        actual = _pysig.signature_subgraph(handle, key)
+        actual = _pysig.tflite.signature_subgraph(handle, key)
         expected = wrapper.GetSubgraphIndexFromSignature(key)
         if actual != expected:
             problems.append(f"signature {key!r} runs subgraph {actual}, expected {expected}")
@@ -55,13 +56,13 @@ def verify_runtime_layout() -> None:
 
 
 def _compare_tensors(tflite: TfliteInterpreter, handle: int, subgraph: int) -> list[str]:
-    count = _pysig.tensor_count(handle, subgraph)
+    count = _pysig.tflite.tensor_count(handle, subgraph)
     expected_count = tflite._interpreter.NumTensors(subgraph)
     if count != expected_count:
         return [f"subgraph {subgraph}: {count} tensors read, {expected_count} expected"]
     problems = []
     for index in range(count):
-        mine = _pysig.inspect_tensor(handle, subgraph, index)
+        mine = _pysig.tflite.inspect_tensor(handle, subgraph, index)
         try:
             theirs = tflite._get_tensor_details(index, subgraph)
         except ValueError:  # tflite_runtime reports nothing for a tensor without a shape
@@ -93,7 +94,7 @@ def _compare_results(tflite: TfliteInterpreter) -> list[str]:
     x = np.arange(4, dtype=np.float32).reshape(1, 4)
     y = np.full((1, 4), 0.5, dtype=np.float32)
     expected = tflite.get_signature_runner("add")(x=x, y=y)["sum"]
-    session = _pysig.Session(tflite, tflite._native_handle())
+    session = _pysig.tflite.session(tflite, tflite._native_handle())
     runner = _pysig.Runner(
         session,
         "add",

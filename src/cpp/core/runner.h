@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "runtime.h"
+#include "backend.h"
 #include "session.h"
 
 namespace pysig {
@@ -21,19 +21,15 @@ namespace pysig {
 struct Slot {
   std::string name;
   pybind11::str key;  // the same name as a Python str, for dict lookups
-  int index;          // tensor index within the signature's subgraph
-  runtime::ElementType type;
+  int handle;         // the backend's name for the tensor
+  core::ElementType type;
   pybind11::dtype dtype;
-  bool numeric;       // false for strings, which go through the runtime's wrapper
+  bool numeric;       // false for strings, which go through the backend's string calls
   std::vector<int> shape_signature;  // from the model file; -1 marks a dynamic dimension
 };
 
-// Each input or output: (name, tensor index, shape signature as the model file
-// declares it; the runtime's own copy is not kept for every tensor type).
-using NamedTensors = std::vector<std::tuple<std::string, int, std::vector<int>>>;
-// ARG_MAX / ARG_MIN operators of a subgraph as (data tensor, axis tensor) indices;
-// the axis is -1 when it is not a constant.
-using ArgReductions = std::vector<std::pair<int, int>>;
+using core::ArgReductions;
+using core::NamedTensors;
 
 // Registers the object that zero-copy views keep as their base.
 void register_view_guard(pybind11::module_& m);
@@ -71,21 +67,19 @@ class Runner {
   const Slot& find(const std::vector<Slot>& slots, const std::string& name,
                    const char* kind) const;
   pybind11::array view(const Slot& slot, bool writable);
-  runtime::TensorRecord* tensor(const Slot& slot) const;
-  bool sizes_tensors_while_running() const;
+  core::TensorState tensor(const Slot& slot) const { return graph_->tensor(slot.handle); }
   // Allocates when a resize is pending; requires the lock.
   void allocate_if_needed();
-  // Why the current shapes would crash an ARG_MAX / ARG_MIN kernel, or "".
-  std::string empty_reduction() const;
   // The shape as the runtime's int32 dimensions; refuses shapes too big for memory.
   std::vector<int> checked_dims(const Slot& slot, const pybind11::ssize_t* shape,
                                 size_t rank) const;
   void check_inputs(const pybind11::dict& inputs) const;
+  void check_runnable() const;
   pybind11::object stage_input(const Slot& slot, pybind11::handle value);
   void resize_locked(const Slot& slot, const std::vector<int>& dims, bool strict);
   void write_input(const Slot& slot, const pybind11::object& array);
   void invoke_locked();
-  void check_invoke_status(runtime::StatusCode status) const;
+  void check_invoke_status(core::Status status) const;
   void check_out_buffers(const pybind11::handle& out) const;
   pybind11::object read_output(const Slot& slot, const pybind11::handle& target);
   [[noreturn]] void fail(const char* error_class, const std::string& what) const;
@@ -95,7 +89,7 @@ class Runner {
   void restore_allocation();
 
   std::shared_ptr<Session> session_;
-  runtime::Graph graph_;
+  std::unique_ptr<core::Graph> graph_;
   std::string signature_key_;
   std::string label_;
   int subgraph_index_;
@@ -103,7 +97,6 @@ class Runner {
   std::vector<Slot> outputs_;
   std::vector<size_t> string_inputs_;  // positions in inputs_
   pybind11::object coerce_;
-  ArgReductions arg_reductions_;
   bool allocation_pending_ = false;
 };
 

@@ -7,7 +7,7 @@
 namespace pysig {
 
 namespace py = pybind11;
-using runtime::ElementType;
+using core::ElementType;
 
 namespace {
 

@@ -9,21 +9,25 @@
 #include <mutex>
 #include <string>
 
-#include "runtime.h"
+#include <memory>
+#include <string>
+
+#include "backend.h"
 
 namespace pysig {
 
+using core::Status;
+
 class Session {
  public:
-  // `owner` is the tflite_runtime interpreter wrapper whose native interpreter
-  // `handle` points to; holding it keeps the interpreter alive.
-  Session(pybind11::object owner, uintptr_t handle);
+  // `owner` is the Python object the backend's runtime objects belong to (the
+  // tflite_runtime interpreter, or None); holding it keeps them alive.
+  Session(pybind11::object owner, std::unique_ptr<core::Backend> backend);
 
-  tflite::impl::Interpreter* interpreter() const { return interpreter_; }
-  // The tflite_runtime interpreter (None once closed).
+  core::Backend& backend() const { return *backend_; }
+  const char* runtime_name() const { return runtime_name_; }
+  // The owner (None once closed).
   pybind11::object owner() const { return owner_; }
-  // Its native wrapper: used for strings and for error messages.
-  pybind11::object wrapper() const { return owner_.attr("_interpreter"); }
 
   // Raises ClosedError once close() has run.
   void ensure_open() const;
@@ -31,15 +35,15 @@ class Session {
   void ensure_no_views(const std::string& what) const;
   // Drops the interpreter; refuses while views into its tensors are alive.
   void close();
-  bool closed() const { return interpreter_ == nullptr; }
+  bool closed() const { return backend_ == nullptr; }
 
   void add_view() { views_.fetch_add(1, std::memory_order_relaxed); }
   void remove_view() { views_.fetch_sub(1, std::memory_order_relaxed); }
   long live_views() const { return views_.load(std::memory_order_relaxed); }
 
   // After the runtime failed to allocate: its state is inconsistent and destroying
-  // it would free memory twice. Closes the session, keeps the interpreter alive
-  // until the process exits, and raises OutOfMemoryError (as every later call does),
+  // it would free memory twice. Closes the session, keeps the runtime's objects
+  // alive until the process exits, and raises OutOfMemoryError (as every later call does),
   // or the given error for another reason the runtime's state cannot be trusted.
   [[noreturn]] void abandon(const char* error_class = "OutOfMemoryError",
                             const std::string& reason = kOutOfMemory);
@@ -48,7 +52,7 @@ class Session {
   // request when an invocation starts, so a cancel with nothing running is lost.
   void cancel();
 
-  // The runtime's accumulated error text (its error reporter's buffer), emptied.
+  // The runtime's error text since the last call.
   std::string take_error_text() const;
 
   // The interpreter's lock. Waiting never holds the GIL: the thread that owns
@@ -59,7 +63,8 @@ class Session {
 
  private:
   pybind11::object owner_;
-  tflite::impl::Interpreter* interpreter_;
+  std::unique_ptr<core::Backend> backend_;
+  const char* runtime_name_;
   std::mutex mutex_;
   std::atomic<long> views_{0};
   static inline const std::string kOutOfMemory =

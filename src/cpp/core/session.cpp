@@ -1,6 +1,7 @@
 #include "session.h"
 
 #include <cstdlib>
+#include <memory>
 #include <string>
 
 #include "errors.h"
@@ -9,15 +10,10 @@ namespace pysig {
 
 namespace py = pybind11;
 
-Session::Session(py::object owner, uintptr_t handle)
+Session::Session(py::object owner, std::unique_ptr<core::Backend> backend)
     : owner_(std::move(owner)),
-      interpreter_(reinterpret_cast<tflite::impl::Interpreter*>(handle)) {
-  if (interpreter_ == nullptr) raise("PysigError", "null interpreter handle");
-  // Lets cancel() stop an invocation between nodes; costs one atomic test per node.
-  if (runtime::enable_cancellation(interpreter_) != tflite::kStatusOk) {
-    raise("PysigError", "the runtime refused to enable cancellation");
-  }
-}
+      backend_(std::move(backend)),
+      runtime_name_(backend_->runtime_name()) {}
 
 void Session::ensure_open() const {
   if (abandoned_class_ != nullptr) raise(abandoned_class_, abandoned_reason_);
@@ -37,13 +33,14 @@ void Session::ensure_no_views(const std::string& what) const {
 void Session::close() {
   if (closed()) return;
   ensure_no_views("close the interpreter");
-  interpreter_ = nullptr;
+  backend_.reset();
   owner_ = py::none();
 }
 
 void Session::abandon(const char* error_class, const std::string& reason) {
-  owner_.inc_ref();  // never released: its destructor is what would crash
-  interpreter_ = nullptr;
+  // Never released: their destructors are what would crash.
+  owner_.inc_ref();
+  static_cast<void>(backend_.release());
   owner_ = py::none();
   abandoned_class_ = error_class;
   abandoned_reason_ = reason;
@@ -53,16 +50,14 @@ void Session::abandon(const char* error_class, const std::string& reason) {
 
 void Session::cancel() {
   ensure_open();
-  if (runtime::cancel(interpreter_) != tflite::kStatusOk) {
+  if (backend_->cancel() != Status::kOk) {
     raise("PysigError", "the runtime refused to cancel: " + take_error_text());
   }
 }
 
 std::string Session::take_error_text() const {
   if (closed()) return "";
-  static py::handle take =
-      py::object(py::module_::import("pysig.runtime.tflite_errors").attr("take_error_text")).release();
-  return take(owner_).cast<std::string>();
+  return backend_->take_error_text();
 }
 
 void Session::lock() {

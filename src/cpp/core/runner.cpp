@@ -13,9 +13,9 @@ namespace pysig {
 
 namespace py = pybind11;
 using py::detail::npy_api;
-using tflite::AllocationKind;
-using runtime::ElementType;
-using runtime::TensorRecord;
+using core::ElementType;
+using core::Status;
+using core::TensorState;
 
 namespace {
 
@@ -28,21 +28,19 @@ struct ViewGuard {
   std::shared_ptr<Session> session;
 };
 
-std::vector<Slot> make_slots(const NamedTensors& named, tflite::Subgraph* subgraph) {
+std::vector<Slot> make_slots(const NamedTensors& named, const std::vector<int>& handles,
+                             const core::Graph& graph) {
   std::vector<Slot> slots;
   slots.reserve(named.size());
-  const size_t count = runtime::tensor_count(subgraph);
-  for (const auto& [name, index, shape_signature] : named) {
-    if (index < 0 || static_cast<size_t>(index) >= count) {
-      raise("PysigError", "tensor index " + std::to_string(index) + " of '" + name +
-                              "' is out of range");
-    }
-    const auto type = runtime::tensor_at(subgraph, index)->type;
+  for (size_t i = 0; i < named.size(); ++i) {
+    const auto& [name, index, shape_signature] = named[i];
+    static_cast<void>(index);  // the backend resolved it into handles[i]
+    const auto type = graph.type(handles[i]);
     // Interned like the keyword names CPython passes, so dict lookups match by identity.
     py::str key(name);
     PyUnicode_InternInPlace(&key.ptr());
     slots.push_back(
-        Slot{name, key, index, type, numpy_dtype(type), is_numeric(type), shape_signature});
+        Slot{name, key, handles[i], type, numpy_dtype(type), is_numeric(type), shape_signature});
   }
   return slots;
 }
@@ -56,17 +54,16 @@ std::string quoted_names(const std::vector<Slot>& slots) {
 
 constexpr int kMaxArrayRank = 32;  // numpy 1.x's NPY_MAXDIMS
 
-bool same_shape(const TensorRecord& tensor, const py::detail::PyArray_Proxy& array) {
-  if (tensor.dims == nullptr || tensor.dims->size != array.nd) return false;
+bool same_shape(const TensorState& tensor, const py::detail::PyArray_Proxy& array) {
+  if (!tensor.has_shape || tensor.rank != array.nd) return false;
   for (int i = 0; i < array.nd; ++i) {
-    if (tensor.dims->dims[i] != array.dimensions[i]) return false;
+    if (tensor.dims[i] != array.dimensions[i]) return false;
   }
   return true;
 }
 
-std::vector<int> shape_of(const TensorRecord& tensor) {
-  if (tensor.dims == nullptr) return {};
-  return {tensor.dims->dims, tensor.dims->dims + tensor.dims->size};
+std::vector<int> shape_of(const TensorState& tensor) {
+  return {tensor.dims, tensor.dims + tensor.rank};
 }
 
 size_t element_count(const py::detail::PyArray_Proxy& array) {
@@ -86,14 +83,14 @@ std::string shape_text(const std::vector<int>& dims) {
 // An uninitialised C-contiguous array of the tensor's shape, made by numpy's own
 // constructor: py::array's goes through shape and stride vectors, and this runs for
 // every output of every call.
-py::object new_array(const Slot& slot, const TensorRecord& tensor) {
-  const int rank = tensor.dims == nullptr ? 0 : tensor.dims->size;
+py::object new_array(const Slot& slot, const TensorState& tensor) {
+  const int rank = tensor.rank;
   if (rank > kMaxArrayRank) {
     raise("UnsupportedTypeError", "output '" + slot.name + "' has rank " +
                                       std::to_string(rank) + ", more than numpy allows");
   }
   Py_intptr_t dims[kMaxArrayRank];
-  for (int i = 0; i < rank; ++i) dims[i] = tensor.dims->dims[i];
+  for (int i = 0; i < rank; ++i) dims[i] = tensor.dims[i];
   auto& api = npy_api::get();
   PyObject* array = api.PyArray_NewFromDescr_(api.PyArray_Type_, slot.dtype.inc_ref().ptr(),
                                               rank, dims, nullptr, nullptr, 0, nullptr);
@@ -131,34 +128,22 @@ Runner::Runner(std::shared_ptr<Session> session, const std::string& signature_ke
       signature_key_(signature_key),
       label_(label),
       subgraph_index_(subgraph_index),
-      coerce_(std::move(coerce)),
-      arg_reductions_(arg_reductions) {
+      coerce_(std::move(coerce)) {
   session_->ensure_open();
-  std::vector<int> input_indices;
-  for (const auto& input : inputs) input_indices.push_back(std::get<1>(input));
   try {
-    graph_ = runtime::resolve(session_->interpreter(),
-                              signature_key_.empty() ? nullptr : signature_key_.c_str(),
-                              subgraph_index_, input_indices);
+    graph_ = session_->backend().open(
+        core::GraphRequest{signature_key, subgraph_index, inputs, outputs, arg_reductions});
   } catch (const std::invalid_argument& e) {
     raise("PysigError", e.what());
   } catch (const std::runtime_error& e) {
-    raise("AbiMismatchError", std::string("pysig's declarations of the tflite-runtime layout "
-                                          "do not match the installed runtime: ") + e.what());
+    raise("AbiMismatchError", std::string("pysig's declarations of the ") +
+                                  session_->runtime_name() +
+                                  " runtime do not match the installed one: " + e.what());
   }
-  inputs_ = make_slots(inputs, graph_.subgraph);
-  outputs_ = make_slots(outputs, graph_.subgraph);
-  for (size_t i = 0; i < inputs_.size(); ++i) {
-    if (!inputs_[i].numeric) string_inputs_.push_back(i);
-  }
-  const auto count = static_cast<int>(runtime::tensor_count(graph_.subgraph));
-  for (const auto& [data, axis] : arg_reductions_) {
-    if (data < 0 || data >= count || axis < -1 || axis >= count) {
-      raise("PysigError", "ARG_MAX/ARG_MIN tensor indices out of range");
-    }
-  }
+  inputs_ = make_slots(inputs, graph_->input_handles(), *graph_);
+  outputs_ = make_slots(outputs, graph_->output_handles(), *graph_);
   // Shapes the model starts with get the same check as resized ones.
-  allocation_pending_ = !empty_reduction().empty();
+  allocation_pending_ = !graph_->refuse_shapes().empty();
 }
 
 void Runner::fail(const char* error_class, const std::string& what) const {
@@ -174,37 +159,20 @@ const Slot& Runner::find(const std::vector<Slot>& slots, const std::string& name
                                 "s: " + quoted_names(slots) + ")");
 }
 
-TensorRecord* Runner::tensor(const Slot& slot) const {
-  return runtime::tensor_at(graph_.subgraph, slot.index);
-}
-
-bool Runner::sizes_tensors_while_running() const {
-  // When an op resizes a dynamic output during Invoke, the ops after it are
-  // prepared again and the arena may grow and move, inputs included. Kernels'
-  // scratch tensors may be dynamic without moving anything; unlike the model's
-  // tensors (named, if only with ""), the runtime adds them without a name.
-  const size_t count = runtime::tensor_count(graph_.subgraph);
-  for (size_t i = 0; i < count; ++i) {
-    const TensorRecord& record = *runtime::tensor_at(graph_.subgraph, static_cast<int>(i));
-    if (record.allocation == AllocationKind::kDynamic && record.name != nullptr) return true;
-  }
-  return false;
-}
-
 void Runner::allocate_if_needed() {
   if (!allocation_pending_) return;
   session_->ensure_no_views("allocate tensors");
   std::string shapes;  // read first: a refusal puts the last allocated shapes back
   for (const auto& slot : inputs_) {
-    shapes += (shapes.empty() ? "" : ", ") + slot.name + "=" + shape_text(shape_of(*tensor(slot)));
+    shapes += (shapes.empty() ? "" : ", ") + slot.name + "=" + shape_text(shape_of(tensor(slot)));
   }
-  const auto status = runtime::allocate(graph_);
-  if (status == runtime::kStatusOutOfMemory) session_->abandon();
-  if (status != tflite::kStatusOk) {
+  const auto status = graph_->allocate();
+  if (status == Status::kOutOfMemory) session_->abandon();
+  if (status != Status::kOk) {
     refuse("InputShapeError", "the runtime cannot run these input shapes (" + shapes +
                                   "): " + session_->take_error_text());
   }
-  const std::string empty = empty_reduction();
+  const std::string empty = graph_->refuse_shapes();
   if (!empty.empty()) refuse("InputShapeError", "these input shapes (" + shapes + ") " + empty);
   allocation_pending_ = false;
 }
@@ -215,46 +183,16 @@ void Runner::refuse(const char* error_class, const std::string& what) {
 }
 
 void Runner::restore_allocation() {
-  const auto status = runtime::restore(graph_);
+  const auto status = graph_->restore();
   session_->take_error_text();  // what the runtime reported while being put back
-  if (status == runtime::kStatusOutOfMemory) session_->abandon();
-  if (status != tflite::kStatusOk) {
+  if (status == Status::kOutOfMemory) session_->abandon();
+  if (status != Status::kOk) {
     session_->abandon("ClosedError", "the runtime could not be put back as it was after "
                                      "refusing a call, which left this interpreter unusable; "
                                      "create a new interpreter");
   }
   // Shapes the model starts with may still be refused (see the constructor).
-  allocation_pending_ = !empty_reduction().empty();
-}
-
-std::string Runner::empty_reduction() const {
-  // tflite-runtime 2.14's ARG_MAX and ARG_MIN read past the end of an empty reduced
-  // axis. Their data tensors' shapes are known once tensors are allocated (unless
-  // the runtime sizes them while running); an empty batch elsewhere is fine.
-  for (const auto& [data_index, axis_index] : arg_reductions_) {
-    const auto dims = shape_of(*runtime::tensor_at(graph_.subgraph, data_index));
-    const auto rank = static_cast<int64_t>(dims.size());
-    int64_t axis = -1;  // unknown before running: any empty dimension counts
-    if (axis_index >= 0) {
-      const TensorRecord& record = *runtime::tensor_at(graph_.subgraph, axis_index);
-      if (record.data != nullptr && record.type == ElementType::kInt32 && record.bytes >= 4) {
-        axis = *static_cast<const int32_t*>(record.data);
-      } else if (record.data != nullptr && record.type == ElementType::kInt64 &&
-                 record.bytes >= 8) {
-        axis = *static_cast<const int64_t*>(record.data);
-      }
-      if (axis < 0) axis += rank;
-      if (axis < 0 || axis >= rank) axis = -1;
-    }
-    for (int64_t i = 0; i < rank; ++i) {
-      if (dims[i] == 0 && (axis == -1 || axis == i)) {
-        return "give an ARG_MAX/ARG_MIN operator an empty axis (its input becomes " +
-               shape_text(dims) + "), which tflite-runtime 2.14's kernel reads past; give "
-               "that dimension at least one element";
-      }
-    }
-  }
-  return "";
+  allocation_pending_ = !graph_->refuse_shapes().empty();
 }
 
 std::vector<int> Runner::checked_dims(const Slot& slot, const py::ssize_t* shape,
@@ -325,27 +263,19 @@ py::object Runner::stage_input(const Slot& slot, py::handle value) {
 
 void Runner::resize_locked(const Slot& slot, const std::vector<int>& dims, bool strict) {
   session_->ensure_no_views("resize input '" + slot.name + "' of signature '" + label_ + "'");
-  // tflite-runtime 2.14's kernels assume non-empty tensors where the model fixed a
-  // dimension (ARG_MAX reads past an empty axis), so 0 is only accepted where the
-  // model declares the dimension dynamic (-1) or already has 0 there.
-  const auto& signature = slot.shape_signature;
-  const auto now = shape_of(*tensor(slot));
   for (size_t i = 0; i < dims.size(); ++i) {
     if (dims[i] != 0) continue;
-    const bool dynamic = signature.size() == dims.size() && signature[i] == -1;
-    const bool already = now.size() == dims.size() && now[i] == 0;
-    if (!dynamic && !already) {
-      refuse("InputShapeError",
-             "cannot resize input '" + slot.name + "' to " + shape_text(dims) + ": dimension " +
-                 std::to_string(i) + " is fixed at " +
-                 (i < now.size() ? std::to_string(now[i]) : "?") +
-                 " in the model and the runtime's kernels are not safe with an empty tensor "
-                 "there");
+    const std::string why = graph_->refuse_empty(slot.handle, i, dims, slot.shape_signature);
+    if (!why.empty()) {
+      refuse("InputShapeError", "cannot resize input '" + slot.name + "' to " + shape_text(dims) +
+                                    ": dimension " + std::to_string(i) + " " + why);
     }
   }
   // Pending from here: even a refused resize may have undone the graph's delegates.
   allocation_pending_ = true;
-  if (runtime::resize(graph_, slot.index, dims, strict) != tflite::kStatusOk) {
+  const auto status = graph_->resize(slot.handle, dims, strict);
+  if (status == Status::kOutOfMemory) session_->abandon();
+  if (status != Status::kOk) {
     refuse("InputShapeError", "cannot resize input '" + slot.name + "' to " + shape_text(dims) +
                                   ": " + session_->take_error_text());
   }
@@ -353,52 +283,53 @@ void Runner::resize_locked(const Slot& slot, const std::vector<int>& dims, bool 
 
 void Runner::write_input(const Slot& slot, const py::object& array) {
   if (!slot.numeric) {
-    session_->wrapper().attr("SetTensor")(slot.index, array, subgraph_index_);
+    graph_->write_strings(slot.handle, array);
     return;
   }
-  TensorRecord* target = tensor(slot);
+  const TensorState target = tensor(slot);
   const auto& source = *py::detail::array_proxy(array.ptr());
   const size_t nbytes = element_count(source) * static_cast<size_t>(slot.dtype.itemsize());
   // Never write past the tensor, whatever the runtime decided its size is.
-  if (nbytes != target->bytes || (nbytes > 0 && target->data == nullptr)) {
-    fail("PysigError", "input '" + slot.name + "' holds " + std::to_string(target->bytes) +
+  if (nbytes != target.bytes || (nbytes > 0 && target.data == nullptr)) {
+    fail("PysigError", "input '" + slot.name + "' holds " + std::to_string(target.bytes) +
                            " bytes, the array " + std::to_string(nbytes));
   }
-  copy_bytes(target->data, source.data, nbytes);
+  copy_bytes(target.data, source.data, nbytes);
 }
 
 void Runner::invoke_locked() {
   allocate_if_needed();
-  runtime::StatusCode status;
+  Status status;
   {
     py::gil_scoped_release no_gil;
-    status = runtime::invoke(graph_);
+    status = graph_->invoke();
   }
   check_invoke_status(status);
 }
 
-void Runner::check_invoke_status(runtime::StatusCode status) const {
-  if (status == runtime::kStatusOutOfMemory) session_->abandon();
-  if (status == tflite::kStatusCancelled) {
+void Runner::check_invoke_status(Status status) const {
+  if (status == Status::kOutOfMemory) session_->abandon();
+  if (status == Status::kCancelled) {
     session_->take_error_text();  // the runtime's note about the cancellation
     fail("InvokeCancelledError", "the invocation was cancelled");
   }
-  if (status != tflite::kStatusOk) {
+  if (status != Status::kOk) {
     fail("InvokeError", "invoke failed: " + session_->take_error_text());
   }
 }
 
 std::vector<int64_t> Runner::time_invokes(size_t iterations) {
+  check_runnable();
   SessionLock lock(*session_);
   session_->ensure_open();
   allocate_if_needed();
   std::vector<int64_t> durations(iterations);
-  runtime::StatusCode status = tflite::kStatusOk;
+  Status status = Status::kOk;
   {
     py::gil_scoped_release no_gil;
-    for (size_t i = 0; i < iterations && status == tflite::kStatusOk; ++i) {
+    for (size_t i = 0; i < iterations && status == Status::kOk; ++i) {
       const auto start = std::chrono::steady_clock::now();
-      status = runtime::invoke(graph_);
+      status = graph_->invoke();
       durations[i] = std::chrono::duration_cast<std::chrono::nanoseconds>(
                          std::chrono::steady_clock::now() - start)
                          .count();
@@ -436,8 +367,8 @@ void Runner::check_out_buffers(const py::handle& out) const {
 }
 
 py::object Runner::read_output(const Slot& slot, const py::handle& target) {
-  if (!slot.numeric) return session_->wrapper().attr("GetTensor")(slot.index, subgraph_index_);
-  const TensorRecord& source = *tensor(slot);
+  if (!slot.numeric) return graph_->read_strings(slot.handle);
+  const TensorState source = tensor(slot);
   if (source.bytes > 0 && source.data == nullptr) {
     fail("InvokeError", "output '" + slot.name + "' has no data after invoke");
   }
@@ -461,7 +392,13 @@ py::object Runner::read_output(const Slot& slot, const py::handle& target) {
   return result;
 }
 
+void Runner::check_runnable() const {
+  const auto refusal = graph_->refuse_run();
+  if (refusal.error_class != nullptr) fail(refusal.error_class, refusal.what);
+}
+
 py::dict Runner::run(const py::dict& inputs, const py::handle& out) {
+  check_runnable();
   check_inputs(inputs);
   check_out_buffers(out);
   // Convert every input before taking the lock: conversion may run arbitrary
@@ -476,7 +413,7 @@ py::dict Runner::run(const py::dict& inputs, const py::handle& out) {
   for (size_t i = 0; i < inputs_.size(); ++i) {
     const auto& array = *py::detail::array_proxy(staged[i].ptr());
     const Slot& slot = inputs_[i];
-    if (!same_shape(*tensor(slot), array)) {
+    if (!same_shape(tensor(slot), array)) {
       resize_locked(slot, checked_dims(slot, array.dimensions, static_cast<size_t>(array.nd)),
                     false);
     }
@@ -496,13 +433,14 @@ py::dict Runner::run(const py::dict& inputs, const py::handle& out) {
 }
 
 void Runner::invoke() {
+  check_runnable();
   SessionLock lock(*session_);
   session_->ensure_open();
   // A string input holds nothing until a call writes it (it has no view), and the
   // runtime's kernels read it regardless: tflite-runtime 2.14's GATHER crashed.
-  for (const size_t i : string_inputs_) {
-    if (tensor(inputs_[i])->data == nullptr) {
-      fail("InvokeError", "input '" + inputs_[i].name + "' holds strings and none have been "
+  for (const auto& slot : inputs_) {
+    if (!slot.numeric && graph_->tensor(slot.handle).data == nullptr) {
+      fail("InvokeError", "input '" + slot.name + "' holds strings and none have been "
                           "written yet: strings have no zero-copy view, so call the runner "
                           "with them before invoke()");
     }
@@ -516,7 +454,7 @@ void Runner::resize_input(const std::string& name, const std::vector<py::ssize_t
   const auto dims = checked_dims(slot, shape.data(), shape.size());
   SessionLock lock(*session_);
   session_->ensure_open();
-  if (shape_of(*tensor(slot)) == dims) return;
+  if (shape_of(tensor(slot)) == dims) return;
   resize_locked(slot, dims, strict);
 }
 
@@ -542,10 +480,11 @@ std::vector<int> Runner::shape(const std::string& name) {
   if (slot == nullptr) fail("NameNotFoundError", "no input or output named '" + name + "'");
   SessionLock lock(*session_);
   session_->ensure_open();
-  return shape_of(*tensor(*slot));
+  return shape_of(tensor(*slot));
 }
 
 py::array Runner::view(const Slot& slot, bool writable) {
+  check_runnable();
   if (!slot.numeric) {
     fail("InputTypeError", "'" + slot.name + "' holds strings, which have no zero-copy view; "
                            "pass and receive them through a call");
@@ -553,13 +492,12 @@ py::array Runner::view(const Slot& slot, bool writable) {
   SessionLock lock(*session_);
   session_->ensure_open();
   allocate_if_needed();
-  if (sizes_tensors_while_running()) {
-    fail("BufferInUseError", "it sizes tensors while it runs (data-dependent shapes, strings or "
-                             "variables), "
-                             "so its tensor memory may move at every invoke: '" + slot.name +
-                             "' has no zero-copy view; use a call, which returns copies");
+  const std::string moving = graph_->refuse_views();
+  if (!moving.empty()) {
+    fail("BufferInUseError", moving + ": '" + slot.name +
+                                 "' has no zero-copy view; use a call, which returns copies");
   }
-  const TensorRecord& source = *tensor(slot);
+  const TensorState source = tensor(slot);
   const auto dims = shape_of(source);
   py::object guard = py::cast(std::make_unique<ViewGuard>(session_));
   py::array array(slot.dtype, std::vector<py::ssize_t>(dims.begin(), dims.end()),
