@@ -35,6 +35,8 @@ def main() -> int:
     parser.add_argument("--runtime", choices=("auto", "tflite", "litert"))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=50)
+    # slow.tflite's sequences take tens of seconds on the reference kernels of a busy machine.
+    parser.add_argument("--case-timeout", type=float, default=300.0)
     args = parser.parse_args()
     cases = corpus(args.sequences, args.seed)
     pysig_mode = f"pysig:{args.runtime}" if args.runtime else "pysig"
@@ -47,7 +49,12 @@ def main() -> int:
     failed = False
     for mode in modes:
         summary = run_campaign(
-            mode, cases, batch_size=args.batch_size, workers=args.workers, harness=harness
+            mode,
+            cases,
+            batch_size=args.batch_size,
+            workers=args.workers,
+            case_timeout=args.case_timeout,
+            harness=harness,
         )
         totals = counts(summary.by_case)
         print(

@@ -46,10 +46,21 @@ Writes:
   scores[None, 4]): XNNPACK takes the whole graph, and a call without the batch
   dimension is refused while the runtime re-applies it, the sequence that left
   tflite-runtime 2.14's memory plan stale (pysig's recovery tests).
+- <out-dir>/half_plus_three.tflite: TF Serving's toy model, as its REST API guide uses it,
+  for pysig serve: ``serving_default`` (x[None] -> y = 0.5 x + 3),
+  ``tensorflow/serving/regress`` (x[None] -> outputs, the same values),
+  ``tensorflow/serving/classify`` (x[None, 2] -> scores = softmax(x @ w) over three
+  classes, classes = their labels, best first) and ``classify_scores`` (x[None, 2] ->
+  scores only). Signature keys with a slash are set after conversion.
 - <out-dir>/slow.tflite: 200 chained tanh(x @ w) on 256x256 (``serving_default``),
   for cancellation tests: about 190 ms per invoke on one thread with
   BUILTIN_WITHOUT_DEFAULT_DELEGATES (400 nodes), about 65 ms with the default
   resolver, where XNNPACK takes the whole graph as a single delegate node.
+- <out-dir>/image_classifier.tflite: a MobileNetV2-shaped conv net small enough to
+  commit (conv, depthwise and pointwise convs with relu6, global pooling, softmax
+  over 10 classes), for batch inference tests: ``classify`` takes a fixed batch of
+  one image float32[1, 96, 96, 3], ``classify_any`` any batch (float32[None, 96, 96,
+  3]); both give ``probabilities`` and share their weights.
 
 Every random value comes from a fixed seed, so rerunning gives the same weights.
 """
@@ -558,6 +569,98 @@ def make_slow() -> bytes:
     return convert_functions(module, module.serving_default)
 
 
+# -------------------------------------------------------------- half_plus_three
+
+# Signature keys as TF Serving's REST guide names them; Python names cannot hold "/".
+HALF_PLUS_THREE_KEYS = {
+    "regress": "tensorflow/serving/regress",
+    "classify": "tensorflow/serving/classify",
+}
+CLASS_LABELS = ["cat", "dog", "bird"]
+
+
+class HalfPlusThree(tf.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.weights = tf.constant([[1.0, -1.0, 0.5], [0.25, 2.0, -0.75]], tf.float32)
+        self.labels = tf.constant(CLASS_LABELS)
+
+    @tf.function(input_signature=[spec([None], tf.float32, "x")])
+    def serving_default(self, x: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {"y": x * 0.5 + 3.0}
+
+    @tf.function(input_signature=[spec([None], tf.float32, "x")])
+    def regress(self, x: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {"outputs": x * 0.5 + 3.0}
+
+    @tf.function(input_signature=[spec([None, 2], tf.float32, "x")])
+    def classify(self, x: tf.Tensor) -> dict[str, tf.Tensor]:
+        best = tf.math.top_k(tf.nn.softmax(x @ self.weights), k=len(CLASS_LABELS))
+        return {"scores": best.values, "classes": tf.gather(self.labels, best.indices)}
+
+    @tf.function(input_signature=[spec([None, 2], tf.float32, "x")])
+    def classify_scores(self, x: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {"scores": tf.nn.softmax(x @ self.weights)}
+
+
+def make_half_plus_three() -> bytes:
+    module = HalfPlusThree()
+    model = read_model(
+        convert_functions(
+            module,
+            module.serving_default,
+            module.regress,
+            module.classify,
+            module.classify_scores,
+        )
+    )
+    for signature in model.signatureDefs:
+        key = signature.signatureKey.decode()
+        signature.signatureKey = HALF_PLUS_THREE_KEYS.get(key, key).encode()
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+# ------------------------------------------------------------- image_classifier
+
+
+IMAGE_SIZE = 96
+IMAGE_CLASSES = 10
+
+
+class ImageClassifier(tf.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        tf.keras.utils.set_random_seed(KERAS_SEED)
+        layers = tf.keras.layers
+        # MobileNetV2's building blocks at a fraction of its width and depth.
+        self.net = tf.keras.Sequential(
+            [
+                layers.Conv2D(8, 3, strides=2, padding="same"),
+                layers.ReLU(6.0),
+                layers.DepthwiseConv2D(3, padding="same"),
+                layers.ReLU(6.0),
+                layers.Conv2D(16, 1),
+                layers.ReLU(6.0),
+                layers.GlobalAveragePooling2D(),
+                layers.Dense(IMAGE_CLASSES, activation="softmax"),
+            ]
+        )
+        self.net.build((None, IMAGE_SIZE, IMAGE_SIZE, 3))
+
+    @tf.function(input_signature=[spec([1, IMAGE_SIZE, IMAGE_SIZE, 3], tf.float32, "image")])
+    def classify(self, image: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {"probabilities": self.net(image)}
+
+    @tf.function(input_signature=[spec([None, IMAGE_SIZE, IMAGE_SIZE, 3], tf.float32, "image")])
+    def classify_any(self, image: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {"probabilities": self.net(image)}
+
+
+def make_image_classifier() -> bytes:
+    module = ImageClassifier()
+    return convert_functions(module, module.classify, module.classify_any)
+
+
 # -------------------------------------------------------------------------- main
 
 
@@ -577,6 +680,8 @@ TEST_MODELS: dict[str, Callable[[], bytes]] = {
     "flex_encode_decode": make_flex_encode_decode,
     "slow": make_slow,
     "conv": make_conv,
+    "half_plus_three": make_half_plus_three,
+    "image_classifier": make_image_classifier,
 }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -105,3 +106,13 @@ LITERT_GAPS: dict[tuple[str, str], tuple[type[Exception], str]] = {
 def runtime_gap(runtime: str, name: str, key: str) -> tuple[type[Exception], str] | None:
     """The error a signature raises on this runtime, or None when it runs."""
     return LITERT_GAPS.get((name, key)) if runtime == "litert" else None
+
+
+def import_tensorflow() -> Any:
+    """TensorFlow, for the tests marked 'tensorflow' (only they may import it)."""
+    with warnings.catch_warnings():
+        # TensorFlow 2.14 reads a deprecated ml_dtypes name while it is imported.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import tensorflow as tf
+
+    return tf

@@ -65,6 +65,16 @@ def _zero_input() -> bytes:
     return Path(model_path("zero_input")).read_bytes()
 
 
+def _image() -> bytes:
+    return Path(model_path("image_classifier")).read_bytes()
+
+
+def _conv_options(content: bytes, subgraph: int, index: int) -> Table:
+    options = _operator(content, subgraph, index).table(4, "options")
+    assert options is not None
+    return options
+
+
 # Each: a damaged demo (or zero_input) model and what the refusal must say.
 # Demo subgraphs: 0 add (ADD), 1 argmax (ARG_MAX, REDUCE_MAX), 2 scale (MUL, ADD).
 DAMAGE: dict[str, tuple[Callable[[], bytes], str]] = {
@@ -161,6 +171,15 @@ DAMAGE: dict[str, tuple[Callable[[], bytes], str]] = {
             9,  # type: ignore[union-attr]
         ),
         "subgraph: index 9",
+    ),
+    # Operator 0 of image_classifier is its first CONV_2D, operator 1 a DEPTHWISE_CONV_2D.
+    "zero stride": (
+        lambda: _patch(_image(), _field(_conv_options(_image(), 0, 0), 2), 0),
+        "Conv2DOptions.stride_h is 0; it must be positive",
+    ),
+    "convolution without options": (
+        lambda: _patch(_image(), _field(_operator(_image(), 0, 0), 3, 1), 0, "<B"),
+        "needs its Conv2DOptions",
     ),
     "resource variable read larger than assigned": (
         lambda: _patch(_zero_input(), _element(_tensor(_zero_input(), 0, 2), 0, 0), 4),

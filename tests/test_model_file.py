@@ -129,6 +129,11 @@ def test_from_tflite_reads_the_same_signatures_either_way() -> None:
             from_path.get_signature_runner(key).get_input_details(),
             expected.get_signature_runner(key).get_input_details(),
         )
+    for interpreter in (from_bytes, from_path):
+        assert_same_details(interpreter.get_input_details(), expected.get_input_details())
+        assert_same_details(interpreter.get_output_details(), expected.get_output_details())
+        count = len(expected.get_tensor_details())
+        assert_same_details(interpreter.get_tensor_details()[:count], expected.get_tensor_details())
 
 
 @pytest.mark.parametrize(

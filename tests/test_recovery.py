@@ -193,3 +193,34 @@ with pysig.Pool({model_path("conv")!r}, size=2, op_resolver={resolver!r}) as poo
     two = fresh("conv", "serving_default", resolver, image=image((2, 32, 32, 3)))
     assert [s[2] for s in refused] == ["InputShapeError"] * 6
     assert [s[1:] for s in steps if s[1] == "ran"] == [one] * 6 + [two]
+
+
+@pytest.mark.parametrize("resolver", RESOLVERS)
+def test_the_keras_dense_sequence_of_the_report_returns_fresh_results(resolver: str) -> None:
+    # (1, 128, 4) then (2, 128, 3): FULLY_CONNECTED flattens both, so both run.
+    shapes = [(1, 128, 4), (2, 128, 3), (3,), (2, 4)]
+    steps = run_steps(f"""
+runner = pysig.Interpreter({model_path("keras_dense")!r}, op_resolver={resolver!r}
+                           ).get_signature_runner()
+for shape in {shapes!r}:
+    x = np.linspace(-1.0, 1.0, int(np.prod(shape)), dtype=np.float32).reshape(shape)
+    step(str(shape), lambda: runner(x_input=x))
+""")
+    for shape, step in zip(shapes, steps):
+        x = np.linspace(-1.0, 1.0, int(np.prod(shape)), dtype=np.float32).reshape(shape)
+        assert step[1:] == fresh("keras_dense", "serving_default", resolver, x_input=x), shape
+
+
+@pytest.mark.parametrize("resolver", RESOLVERS)
+def test_invoke_before_any_string_is_written_is_refused(resolver: str) -> None:
+    # Found by the sequence campaign: the runtime's GATHER read the empty string input.
+    steps = run_steps(f"""
+runner = pysig.Interpreter({model_path("types")!r}, op_resolver={resolver!r}
+                           ).get_signature_runner("strings")
+step("invoke", runner.invoke)
+step("call", lambda: runner(s=[b"a", b"b"], i=np.array([1, 0], np.int32)))
+step("invoke after", lambda: (runner.invoke(), None)[1])
+""")
+    assert steps[0][1:3] == ["refused", "InvokeError"]
+    assert "none have been written" in steps[0][3]
+    assert steps[1][1] == steps[2][1] == "ran"

@@ -12,10 +12,14 @@ from __future__ import annotations
 from . import _pysig  # noqa: F401  isort: skip
 from ._resources import DEMO_MODEL_PATH
 from ._version import __version__
+from .batch import BatchPredictor
 from .errors import (
     AbiMismatchError,
+    BatchColumnError,
+    BatchRowError,
     BufferInUseError,
     ClosedError,
+    ConversionError,
     FlexOpError,
     InputNameError,
     InputShapeError,
@@ -31,6 +35,7 @@ from .errors import (
     PysigError,
     SignatureEditError,
     SignatureNotFoundError,
+    UnpicklableError,
     UnsupportedMethodError,
     UnsupportedOpError,
     UnsupportedTypeError,
@@ -45,8 +50,12 @@ check_installed_runtimes()
 __all__ = [
     "DEMO_MODEL_PATH",
     "AbiMismatchError",
+    "BatchColumnError",
+    "BatchPredictor",
+    "BatchRowError",
     "BufferInUseError",
     "ClosedError",
+    "ConversionError",
     "FlexOpError",
     "InputNameError",
     "InputShapeError",
@@ -65,6 +74,7 @@ __all__ = [
     "SignatureEditError",
     "SignatureNotFoundError",
     "SignatureRunner",
+    "UnpicklableError",
     "UnsupportedMethodError",
     "UnsupportedOpError",
     "UnsupportedTypeError",

@@ -110,3 +110,28 @@ class OutOfMemoryError(ClosedError, MemoryError):
 
 class AbiMismatchError(PysigError, ImportError):
     """pysig's declarations of the runtime's layout do not match the installed runtime."""
+
+
+class UnpicklableError(PysigError, TypeError):
+    """The object cannot be pickled (views of tensor memory, native delegates...)."""
+
+
+class BatchColumnError(PysigError, ValueError):
+    """A batch lacks a column an input needs, or its columns do not fit the signature."""
+
+
+class BatchRowError(PysigError, ValueError):
+    """One row of a batch could not be run; ``row`` is its position in the batch.
+
+    ``label`` is the row's index label when the batch is a pandas DataFrame, and
+    the original error is chained as ``__cause__``.
+    """
+
+    def __init__(self, message: str, row: int, label: object = None) -> None:
+        super().__init__(message)
+        self.row = row
+        self.label = label
+
+
+class ConversionError(PysigError, RuntimeError):
+    """``pysig convert`` could not read its source or TensorFlow could not convert it."""

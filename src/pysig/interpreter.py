@@ -6,6 +6,7 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any, Sequence
 
+from ._pickling import Recipe, rebuild_interpreter, recipe_for_pickle
 from .errors import (
     ClosedError,
     PysigError,
@@ -102,6 +103,24 @@ class Interpreter:
         op_resolver: str,
         runtime: str,
     ) -> None:
+        self._load_on_runtime(model, num_threads, delegates, op_resolver, runtime)
+        # Every construction option and the runtime "auto" chose: pickling rebuilds from these.
+        options = {
+            "num_threads": num_threads,
+            "delegates": delegates,
+            "op_resolver": op_resolver,
+            "runtime": runtime,
+        }
+        self._recipe: Recipe | None = Recipe(model, options, self.runtime)
+
+    def _load_on_runtime(
+        self,
+        model: Model,
+        num_threads: int | None,
+        delegates: Sequence[Any] | None,
+        op_resolver: str,
+        runtime: str,
+    ) -> None:
         options = candidates(runtime, delegates)
         for position, name in enumerate(options):
             fallback = position + 1 < len(options)
@@ -109,8 +128,7 @@ class Interpreter:
                 from .runtime.tflite import build_interpreter
 
                 tflite = build_interpreter(
-                    model.content,
-                    model.source,
+                    model,
                     num_threads=num_threads,
                     delegates=delegates,
                     op_resolver=op_resolver,
@@ -129,7 +147,9 @@ class Interpreter:
     ) -> None:
         """Compile on LiteRT; with `check`, refuse (for the next runtime) what it gets wrong."""
         from .runtime import litert
+        from .runtime.flex import refuse_flex_off_tflite
 
+        refuse_flex_off_tflite(model.file, model.source, "litert")
         session = litert.build_session(model.content, model.source, num_threads, op_resolver)
         litert.prepare(session, model.source)
         if check:
@@ -159,6 +179,8 @@ class Interpreter:
                 f"expected a tflite_runtime Interpreter, got {type(interpreter).__name__}"
             )
         self = cls.__new__(cls)
+        # Built with options pysig cannot know, so it cannot be rebuilt by pickling.
+        self._recipe = None
         source = "the tflite_runtime interpreter"
         content = getattr(interpreter, "_model_content", None)
         if isinstance(content, bytes):
@@ -210,32 +232,28 @@ class Interpreter:
 
     def get_input_details(self) -> list[dict[str, Any]]:
         """tf.lite's details of the main graph's inputs (its subgraph 0), a list of dicts."""
-        return self._graph_details(self._main_graph()[0])
+        return self._graph_details(self._main_graph("inputs"))
 
     def get_output_details(self) -> list[dict[str, Any]]:
         """tf.lite's details of the main graph's outputs, a list of dicts."""
-        return self._graph_details(self._main_graph()[1])
+        return self._graph_details(self._main_graph("outputs"))
 
     def get_tensor_details(self) -> list[dict[str, Any]]:
         """tf.lite's details of every tensor of the main graph, in index order."""
-        if self._file is None:
-            raise NotImplementedError(
-                "get_tensor_details() needs the model's bytes: build the tflite_runtime "
-                "interpreter with model_content, or use pysig.Interpreter(path)"
-            )
-        return self._graph_details(self._file.tensors(0))
+        return self._graph_details(self._main_graph("tensors"))
 
-    def _main_graph(self) -> tuple[list[TensorSpec], list[TensorSpec]]:
+    def _main_graph(self, which: str) -> list[TensorSpec]:
         if self._file is not None:
-            main, tensors = self._file.subgraphs[0], self._file.tensors(0)
-            return [tensors[i] for i in main.inputs], [tensors[i] for i in main.outputs]
+            main = self._file.subgraphs[0]
+            chosen = {"inputs": main.inputs, "outputs": main.outputs}
+            indices = chosen.get(which, range(main.tensor_count))
+            return [self._file.tensor(0, i) for i in indices]
         tflite = self._session.owner
         if tflite is None:
             raise ClosedError("the interpreter has been closed")
-        return (
-            [TensorSpec.from_details(d) for d in tflite.get_input_details()],
-            [TensorSpec.from_details(d) for d in tflite.get_output_details()],
-        )
+        # Built from a path, its bytes out of reach: the runtime describes the graph.
+        details = getattr(tflite, f"get_{which[:-1]}_details")()
+        return [TensorSpec.from_details(d) for d in details]
 
     def _graph_details(self, tensors: Sequence[TensorSpec]) -> list[dict[str, Any]]:
         """Details with each tensor's current shape where a signature of the main graph
@@ -283,7 +301,7 @@ class Interpreter:
             if runner is None:
                 index = signature.subgraph_index
                 reductions = self._arg_reductions[index] if self._arg_reductions else ()
-                runner = SignatureRunner(self._session, signature, reductions)
+                runner = SignatureRunner(self._session, signature, reductions, self._recipe)
                 self._runners[signature_key] = runner
         return runner
 
@@ -299,6 +317,11 @@ class Interpreter:
     @property
     def closed(self) -> bool:
         return bool(self._session.closed)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickles as the verified model bytes and construction options (see _pickling.py)."""
+        recipe = recipe_for_pickle(self._recipe, self.closed, "this interpreter")
+        return rebuild_interpreter, (recipe,)
 
     def __enter__(self) -> Interpreter:
         return self

@@ -13,6 +13,7 @@ from typing import Any, Dict, Generator, Iterable, Iterator, Mapping
 
 from numpy.typing import NDArray
 
+from ._pickling import rebuild_pool, recipe_for_pickle
 from .errors import ClosedError, InvokeCancelledError, SignatureNotFoundError
 from .interpreter import Interpreter
 from .model import PathLike, read_model
@@ -136,6 +137,14 @@ class Pool:
             for key, sig in self._signature_list.items()
         }
 
+    def get_input_details(self, signature_key: str | None = None) -> dict[str, dict[str, Any]]:
+        """Input name -> tf.lite's tensor details of a signature, as its runners give them."""
+        return self._runners[0][self._key(signature_key)].get_input_details()
+
+    def get_output_details(self, signature_key: str | None = None) -> dict[str, dict[str, Any]]:
+        """Output name -> tf.lite's tensor details of a signature, as its runners give them."""
+        return self._runners[0][self._key(signature_key)].get_output_details()
+
     def run(self, signature_key: str | None = None, /, **inputs: Any) -> Outputs:
         """Run one signature on the calling thread once an interpreter is free.
 
@@ -223,6 +232,11 @@ class Pool:
         if not on_worker:
             # Already shut down by the release; this joins the idle worker threads.
             self._executor.shutdown(wait=True)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickles as its size and its interpreters' model bytes and options."""
+        recipe = recipe_for_pickle(self._interpreters[0]._recipe, self._closed, "this pool")
+        return rebuild_pool, (recipe, self.size)
 
     def __enter__(self) -> Pool:
         return self

@@ -8,6 +8,7 @@ from numpy.typing import NDArray
 
 from . import _pysig
 from ._convert import coerce
+from ._pickling import Recipe, rebuild_runner, recipe_for_pickle, refuse_views
 from ._timeout import call_with_timeout
 from .model import SignatureSpec, TensorSpec
 
@@ -36,6 +37,9 @@ class TensorViews(Mapping[str, NDArray[Any]]):
     def __repr__(self) -> str:
         return f"<pysig.TensorViews {list(self._names)}>"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        raise refuse_views("tensor views")
+
 
 class SignatureRunner(_pysig.Runner):
     """Runs one signature of an :class:`Interpreter`; get it from ``get_signature_runner``.
@@ -53,6 +57,7 @@ class SignatureRunner(_pysig.Runner):
         session: Any,
         signature: SignatureSpec,
         arg_reductions: Sequence[tuple[int, int]],
+        recipe: Recipe | None = None,
     ) -> None:
         super().__init__(
             session,
@@ -66,6 +71,7 @@ class SignatureRunner(_pysig.Runner):
         )
         self._session = session
         self._signature = signature
+        self._recipe = recipe  # its interpreter's, for pickling
         self.inputs: Mapping[str, NDArray[Any]] = TensorViews(self.input_names, self._input_view)
         self.outputs: Mapping[str, NDArray[Any]] = TensorViews(self.output_names, self._output_view)
 
@@ -153,6 +159,12 @@ class SignatureRunner(_pysig.Runner):
             for tensors in (self._signature.inputs, self._signature.outputs)
             for name, spec in tensors.items()
         }
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickles as its interpreter's model and options plus its signature key."""
+        what = f"the runner of signature {self.signature_key!r}"
+        recipe = recipe_for_pickle(self._recipe, bool(self._session.closed), what)
+        return rebuild_runner, (recipe, self.signature_key)
 
     if TYPE_CHECKING:
 

@@ -153,8 +153,16 @@ def plan(case: Case, spec: Spec, stateful: bool) -> list[Step]:
     return steps
 
 
-def corpus(count: int, seed: int, start: int = 0) -> list[Case]:
-    return [Case(index, seed) for index in range(start, start + count)]
+def corpus(count: int, seed: int, skip: frozenset[str] = frozenset()) -> list[Case]:
+    """``count`` cases in index order, leaving out those on the models named in ``skip``."""
+    cases: list[Case] = []
+    index = 0
+    while len(cases) < count:
+        case = Case(index, seed)
+        if case_model(case).name not in skip:
+            cases.append(case)
+        index += 1
+    return cases
 
 
 def counts(outcomes: dict[int, str]) -> dict[str, int]:

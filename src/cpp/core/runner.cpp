@@ -436,6 +436,15 @@ void Runner::invoke() {
   check_runnable();
   SessionLock lock(*session_);
   session_->ensure_open();
+  // A string input holds nothing until a call writes it (it has no view), and the
+  // runtime's kernels read it regardless: tflite-runtime 2.14's GATHER crashed.
+  for (const auto& slot : inputs_) {
+    if (!slot.numeric && graph_->tensor(slot.handle).data == nullptr) {
+      fail("InvokeError", "input '" + slot.name + "' holds strings and none have been "
+                          "written yet: strings have no zero-copy view, so call the runner "
+                          "with them before invoke()");
+    }
+  }
   invoke_locked();
 }
 

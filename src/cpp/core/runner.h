@@ -95,6 +95,7 @@ class Runner {
   int subgraph_index_;
   std::vector<Slot> inputs_;
   std::vector<Slot> outputs_;
+  std::vector<size_t> string_inputs_;  // positions in inputs_
   pybind11::object coerce_;
   bool allocation_pending_ = false;
 };

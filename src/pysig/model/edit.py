@@ -47,6 +47,7 @@ class SignatureEditor:
             self._model = read_model(self._path, None)
         self._drafts = {key: _draft(spec) for key, spec in self._model.file.signatures.items()}
         self._edited = False
+        self._result: bytes | None = None  # the last to_bytes(), until the next edit
 
     @property
     def file(self) -> ModelFile:
@@ -159,6 +160,8 @@ class SignatureEditor:
         """The edited model, verified: the input's bytes unchanged when nothing was edited."""
         if not self._edited:
             return self._model.content
+        if self._result is not None:
+            return self._result
         written = [d for d in self._drafts.values() if not d.synthesized]
         content = with_signatures(
             self._model.content,
@@ -175,6 +178,7 @@ class SignatureEditor:
         }
         if got != expected:  # a guard on the writer itself: never write a wrong model
             raise SignatureEditError(f"the edited model reads back as {got}, not {expected}")
+        self._result = content
         return content
 
     def write(self, path: PathLike, *, overwrite_input: bool = False) -> None:
@@ -252,7 +256,7 @@ class SignatureEditor:
         return index
 
     def _changed(self) -> SignatureEditor:
-        self._edited = True
+        self._edited, self._result = True, None
         return self
 
 

@@ -9,10 +9,12 @@ what tflite_runtime reports for the same tensors before any resize.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from ..runtime.flex import flex_usable
 from ..runtime.ops import RUNTIME_OPS, installed_runtimes
 from . import schema
 from .flatbuffer import Buffer, Table
@@ -181,14 +183,28 @@ class ModelFile:
         self._buffer = Buffer(content)
         self._model = self._buffer.root("model")
         self._subgraph_tables = _tables(self._model, schema.MODEL_SUBGRAPHS)
-        self._tensors: dict[int, list[TensorSpec]] = {}
-        self._buffer_tables = _tables(self._model, schema.MODEL_BUFFERS)
+        # Tensors are read when asked for: loading a model needs its signatures' only.
+        self._tensor_vectors = [
+            table.vector(schema.SUBGRAPH_TENSORS, 4, "tensors") for table in self._subgraph_tables
+        ]
+        self._tensors: dict[tuple[int, int], TensorSpec] = {}
         self.subgraphs: tuple[SubgraphSpec, ...] = tuple(
             self._subgraph(index, table) for index, table in enumerate(self._subgraph_tables)
         )
-        self.operators: tuple[OperatorUse, ...] = self._operators()
-        self.metadata: tuple[MetadataEntry, ...] = self._metadata()
         self.signatures: dict[str, SignatureSpec] = self._signatures()
+
+    @cached_property
+    def operators(self) -> tuple[OperatorUse, ...]:
+        """Each operator the model uses, with how many times, over all subgraphs."""
+        return self._operators()
+
+    @cached_property
+    def metadata(self) -> tuple[MetadataEntry, ...]:
+        return self._metadata()
+
+    @cached_property
+    def _buffer_tables(self) -> list[Table]:
+        return _tables(self._model, schema.MODEL_BUFFERS)
 
     @property
     def content(self) -> bytes:
@@ -202,7 +218,12 @@ class ModelFile:
     def missing_ops(self, runtime: str) -> tuple[OperatorUse, ...]:
         """The operators ``runtime`` ("tflite" or "litert") cannot run."""
         provided = RUNTIME_OPS[runtime].custom_ops
-        return tuple(op for op in self.operators if op.custom and op.name not in provided)
+        flex = runtime == "tflite" and flex_usable()
+        return tuple(
+            op
+            for op in self.operators
+            if op.custom and op.name not in provided and not (flex and op.flex)
+        )
 
     def missing_ops_by_runtime(self) -> dict[str, tuple[OperatorUse, ...]]:
         """For each installed runtime, the operators of this model it cannot run."""
@@ -210,15 +231,18 @@ class ModelFile:
 
     def tensors(self, subgraph_index: int = 0) -> list[TensorSpec]:
         """Every tensor of a subgraph, in index order."""
-        tensors = self._tensors.get(subgraph_index)
-        if tensors is None:
-            table = self._subgraph_tables[subgraph_index]
-            tensors = [_tensor(i, t) for i, t in enumerate(_tables(table, schema.SUBGRAPH_TENSORS))]
-            self._tensors[subgraph_index] = tensors
-        return tensors
+        count = self.subgraphs[subgraph_index].tensor_count
+        return [self.tensor(subgraph_index, i) for i in range(count)]
 
     def tensor(self, subgraph_index: int, tensor_index: int) -> TensorSpec:
-        return self.tensors(subgraph_index)[tensor_index]
+        key = (subgraph_index, tensor_index)
+        spec = self._tensors.get(key)
+        if spec is None:
+            vector = self._tensor_vectors[subgraph_index]
+            if vector is None or not 0 <= tensor_index < len(vector):
+                raise IndexError(f"subgraph {subgraph_index} has no tensor {tensor_index}")
+            spec = self._tensors[key] = _tensor(tensor_index, vector.table(tensor_index))
+        return spec
 
     def metadata_value(self, name: str) -> bytes:
         """The bytes of the metadata entry ``name`` (KeyError if the model has none)."""
@@ -309,7 +333,7 @@ class ModelFile:
         """The ``serving_default`` signature pysig gives the main subgraph of a model
         without SignatureDefs (whether or not this one has some)."""
         main = self.subgraphs[0]
-        tensors = self.tensors(0)
+        tensors = {i: self.tensor(0, i) for i in (*main.inputs, *main.outputs)}
         inputs = unique_names([tensors[i].name for i in main.inputs], "input")
         outputs = unique_names([tensors[i].name for i in main.outputs], "output")
         return SignatureSpec(
@@ -321,9 +345,8 @@ class ModelFile:
         )
 
     def _named(self, subgraph: int, names: Mapping[str, int]) -> dict[str, TensorSpec]:
-        tensors = self.tensors(subgraph)
         ordered = sorted(names, key=lambda name: name.encode("utf-8"))
-        return {name: tensors[names[name]] for name in ordered}
+        return {name: self.tensor(subgraph, names[name]) for name in ordered}
 
 
 def unique_names(names: Sequence[str], kind: str) -> list[str]:

@@ -89,6 +89,24 @@ CONTROL_FLOW_OPS: dict[int, tuple[int, tuple[int, ...]]] = {
 }
 CONTROL_FLOW_NAMES = {31: "CALL", 118: "IF", 119: "WHILE", 129: "CALL_ONCE"}
 
+# Ops whose kernels divide by option fields (strides, dilations, filter sizes): a zero
+# there, or options missing (the runtime then reads zeros), kills the process with
+# SIGFPE. Op code -> (name, options union type, [(slot, default, field name)]).
+_STRIDES = ((1, 0, "stride_w"), (2, 0, "stride_h"))
+_POOL = ("Pool2DOptions", 5, (*_STRIDES, (3, 0, "filter_width"), (4, 0, "filter_height")))
+POSITIVE_OPTIONS: dict[int, tuple[str, int, tuple[tuple[int, int, str], ...]]] = {
+    3: ("Conv2DOptions", 1, (*_STRIDES, (4, 1, "dilation_w_factor"), (5, 1, "dilation_h_factor"))),
+    4: (
+        "DepthwiseConv2DOptions",
+        2,
+        (*_STRIDES, (5, 1, "dilation_w_factor"), (6, 1, "dilation_h_factor")),
+    ),
+    1: _POOL,  # AVERAGE_POOL_2D
+    12: _POOL,  # L2_POOL_2D
+    17: _POOL,  # MAX_POOL_2D
+    67: ("TransposeConvOptions", 49, _STRIDES),
+}
+
 # Options tables with vectors or strings in them (the rest hold scalars only):
 # union type -> [(slot, element size; 0 for a string)].
 OPTIONS_REFERENCES: dict[int, tuple[tuple[int, int], ...]] = {

@@ -386,6 +386,8 @@ class _ModelVerifier:
                     options.vector(slot, element_size, f"options field {slot}")
                 else:
                     strings.append(options.string(slot, f"options field {slot}") or b"")
+        if code in schema.POSITIVE_OPTIONS:
+            _positive_options(code, options_type, options, where)
         variable = None
         if code == schema.OP_VAR_HANDLE and options_type == schema.VAR_HANDLE_OPTIONS:
             variable = (strings[0], strings[1])
@@ -453,6 +455,16 @@ class _ModelVerifier:
                     _check_index(
                         tensor, tensor_counts[subgraph], f"{where}: its {name}", optional=False
                     )
+
+
+def _positive_options(code: int, options_type: int, options: Table | None, where: str) -> None:
+    name, expected, fields = schema.POSITIVE_OPTIONS[code]
+    if options is None or options_type != expected:
+        raise InvalidModel(f"{where}: operator code {code} needs its {name}")
+    for slot, default, field in fields:
+        value = int(options.scalar(slot, "i", default))
+        if value <= 0:
+            raise InvalidModel(f"{where}: {name}.{field} is {value}; it must be positive")
 
 
 def _check_index(index: int, count: int, what: str, *, optional: bool) -> None:

@@ -56,17 +56,21 @@ def with_signatures(
     carried over by the schema's object API."""
     flatbuffers, fb = libraries()
     model = fb.ModelT.InitFromPackedBuf(content, 0)
+    # Fields set one by one: older generated modules' constructors take no arguments.
     model.signatureDefs = [
-        fb.SignatureDefT(
-            inputs=[fb.TensorMapT(name.encode("utf-8"), index) for name, index in inputs],
-            outputs=[fb.TensorMapT(name.encode("utf-8"), index) for name, index in outputs],
+        _fill(
+            fb.SignatureDefT(),
+            inputs=[_tensor_map(fb, name, index) for name, index in inputs],
+            outputs=[_tensor_map(fb, name, index) for name, index in outputs],
             signatureKey=key.encode("utf-8"),
             subgraphIndex=subgraph,
         )
         for key, subgraph, inputs, outputs in signatures
     ] or None
     aligned = _aligned_buffer_class(fb)
-    model.buffers = [aligned(b.data, b.offset, b.size) for b in model.buffers or ()]
+    model.buffers = [
+        _fill(aligned(), data=b.data, offset=b.offset, size=b.size) for b in model.buffers or ()
+    ]
     external = _external_data_start(model)
     # Room for the whole flatbuffer at once: growing the builder copies it each time.
     hint = (len(content) if external is None else external) + 4096
@@ -79,6 +83,16 @@ def with_signatures(
     _shift_external_offsets(model, start - external)
     packed = _pack(flatbuffers, model, hint)
     return packed + b"\0" * (start - len(packed)) + content[external:]
+
+
+def _fill(table: Any, **fields: Any) -> Any:
+    for name, value in fields.items():
+        setattr(table, name, value)
+    return table
+
+
+def _tensor_map(fb: ModuleType, name: str, index: int) -> Any:
+    return _fill(fb.TensorMapT(), name=name.encode("utf-8"), tensorIndex=index)
 
 
 def _pack(flatbuffers: Any, model: Any, size_hint: int) -> bytes:

@@ -1,0 +1,345 @@
+"""Operating ``pysig serve``: version swaps under load, SIGTERM draining, batching, limits,
+overload, and requests that must not take the server down."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable
+
+import httpx
+import numpy as np
+import orjson
+from _server import Server
+from _support import model_path
+from conftest import version_folder
+
+import pysig
+
+# Every load loop stops at whichever comes first.
+LOAD_REQUESTS = 400
+LOAD_SECONDS = 60.0
+
+
+def predict(client: httpx.Client, path: str, body: Any) -> httpx.Response:
+    return client.post(path, json=body)
+
+
+def predict_once(server: Server, path: str, body: Any) -> httpx.Response:
+    """One request on a connection of its own."""
+    with httpx.Client(base_url=server.url, timeout=120) as client:
+        return predict(client, path, body)
+
+
+def post_once(server: Server, path: str, body: bytes) -> httpx.Response:
+    with httpx.Client(base_url=server.url, timeout=120) as client:
+        return client.post(path, content=body)
+
+
+def test_new_version_swaps_in_under_load_with_no_failed_request(
+    tmp_path: Path, start_server: Callable[..., Server]
+) -> None:
+    version_folder(tmp_path, 1, "half_plus_three")
+    server = start_server(
+        "--model_name",
+        "half",
+        "--model_base_path",
+        str(tmp_path),
+        "--file_system_poll_wait_seconds",
+        "0.2",
+        "--pool_size",
+        "1",
+        ready_model="half",
+    )
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            deadline = time.monotonic() + LOAD_SECONDS
+            while (
+                not stop.is_set() and len(statuses) < LOAD_REQUESTS and time.monotonic() < deadline
+            ):
+                response = predict(client, "/v1/models/half:predict", {"instances": [1.0, 2.0]})
+                statuses.append(response.status_code)
+                assert response.json() == {"predictions": [3.5, 4.0]}, response.text
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)
+    version_folder(tmp_path, 2, "half_plus_three")
+    deadline = time.monotonic() + LOAD_SECONDS
+    while time.monotonic() < deadline:
+        states = {
+            row["version"]: row["state"]
+            for row in server.get("/v1/models/half").json()["model_version_status"]
+        }
+        if states == {"2": "AVAILABLE", "1": "END"}:
+            break
+        time.sleep(0.1)
+    time.sleep(0.5)  # requests keep flowing to version 2
+    stop.set()
+    for thread in threads:
+        thread.join()
+    assert states == {"2": "AVAILABLE", "1": "END"}
+    assert statuses
+    assert set(statuses) == {200}, statuses
+    # Version 1 is gone, version 2 answers by number.
+    assert (
+        server.post("/v1/models/half/versions/1:predict", {"instances": [1.0]}).status_code == 404
+    )
+    assert server.post("/v1/models/half/versions/2:predict", {"instances": [1.0]}).json() == {
+        "predictions": [3.5]
+    }
+    # A damaged version folder is refused and the served version stays.
+    damaged = tmp_path / ".staging-3"
+    damaged.mkdir()
+    (damaged / "model.tflite").write_bytes(Path(model_path("half_plus_three")).read_bytes()[:1000])
+    damaged.rename(tmp_path / "3")
+    deadline = time.monotonic() + LOAD_SECONDS
+    while time.monotonic() < deadline:
+        rows = server.get("/v1/models/half/versions/3").json().get("model_version_status", [])
+        if rows and rows[0]["state"] == "END":
+            break
+        time.sleep(0.1)
+    assert rows[0]["status"]["error_code"] != "OK"
+    assert rows[0]["status"]["error_message"]
+    assert server.post("/v1/models/half:predict", {"instances": [1.0]}).json() == {
+        "predictions": [3.5]
+    }
+    assert server.terminate() == 0
+
+
+def test_config_file_with_specific_versions_and_labels(
+    tmp_path: Path, start_server: Callable[..., Server]
+) -> None:
+    for version in (1, 2, 3):
+        version_folder(tmp_path / "half", version, "half_plus_three")
+    config = tmp_path / "models.config"
+    config.write_text(
+        "model_config_list {\n"
+        "  config {\n"
+        f"    name: 'half' base_path: '{tmp_path / 'half'}' model_platform: 'tensorflow'\n"
+        "    model_version_policy { specific { versions: 1 versions: 2 } }\n"
+        "    version_labels { key: 'stable' value: 1 }\n"
+        "    version_labels { key: 'canary' value: 2 }\n"
+        "  }\n"
+        "}\n"
+    )
+    server = start_server("--model_config_file", str(config), ready_model="half")
+    rows = server.get("/v1/models/half").json()["model_version_status"]
+    assert [row["version"] for row in rows] == ["2", "1"]
+    for path in (
+        "/v1/models/half/labels/stable",
+        "/v1/models/half/labels/canary",
+        "/v1/models/half",
+    ):
+        response = server.post(path + ":predict", {"instances": [4.0]})
+        assert response.json() == {"predictions": [5.0]}, path
+    assert (
+        server.get("/v1/models/half/labels/stable").json()["model_version_status"][0]["version"]
+        == "1"
+    )
+    assert (
+        server.get("/v1/models/half/labels/canary/metadata").json()["model_spec"]["version"] == "2"
+    )
+    assert (
+        server.post("/v1/models/half/versions/3:predict", {"instances": [4.0]}).status_code == 404
+    )
+
+
+def test_sigterm_drains_requests_in_flight_and_exits_0(start_server: Callable[..., Server]) -> None:
+    server = start_server(
+        "--model_name",
+        "slow",
+        "--model_base_path",
+        model_path("slow"),
+        "--pool_size",
+        "1",
+        ready_model="slow",
+    )
+    x = np.full((256, 256), 0.01, np.float32)
+    expected = pysig.Interpreter(model_path("slow")).get_signature_runner()(x=x)
+    (name,) = expected
+    body = orjson.dumps({"inputs": x.tolist()})
+    with ThreadPoolExecutor(4) as executor:
+        futures = [
+            executor.submit(post_once, server, "/v1/models/slow:predict", body) for _ in range(4)
+        ]
+        # Every request has arrived: one runs, three wait for the one interpreter.
+        deadline = time.monotonic() + LOAD_SECONDS
+        while (
+            time.monotonic() < deadline
+            and server.metric("pysig_serve_requests_in_flight", model="slow") < 4
+        ):
+            time.sleep(0.02)
+        assert server.metric("pysig_serve_requests_in_flight", model="slow") == 4
+        assert server.terminate(timeout=120) == 0
+        responses = [future.result() for future in futures]
+    for response in responses:
+        assert response.status_code == 200, response.text
+        got = np.array(response.json()["outputs"], np.float32)
+        assert got.tobytes() == expected[name].tobytes()
+    try:
+        httpx.get(f"{server.url}/v1/models/slow", timeout=5)
+        refused = False
+    except httpx.TransportError:
+        refused = True
+    assert refused
+
+
+def test_batching_merges_concurrent_requests(
+    tmp_path: Path, start_server: Callable[..., Server]
+) -> None:
+    parameters = tmp_path / "batching.config"
+    parameters.write_text(
+        "max_batch_size { value: 8 }\n"
+        "batch_timeout_micros { value: 100000 }\n"
+        "max_enqueued_batches { value: 100 }\n"
+        "num_batch_threads { value: 1 }\n"
+        "allowed_batch_sizes: 4\n"
+        "allowed_batch_sizes: 8\n"
+    )
+    server = start_server(
+        "--model_name",
+        "half",
+        "--model_base_path",
+        model_path("half_plus_three"),
+        "--enable_batching",
+        "--batching_parameters_file",
+        str(parameters),
+        ready_model="half",
+    )
+    values = [float(i) for i in range(16)]
+
+    def one(value: float) -> Any:
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            return predict(client, "/v1/models/half:predict", {"instances": [value]}).json()
+
+    with ThreadPoolExecutor(16) as executor:
+        answers = list(executor.map(one, values))
+    # Each request gets its own rows back.
+    assert answers == [{"predictions": [v * 0.5 + 3.0]} for v in values]
+    labels = {"model": "half", "signature": "serving_default"}
+    batches = server.metric("pysig_serve_batch_size_count", **labels)
+    rows = server.metric("pysig_serve_batch_size_sum", **labels)
+    single = server.metric("pysig_serve_batch_size_bucket", le="1.0", **labels)
+    # 16 requests in fewer calls, every one padded to an allowed size (4 or 8).
+    assert 2 <= batches < 16
+    assert single == 0
+    assert rows >= 16
+    assert rows % 4 == 0
+    # A signature whose output has no batch dimension is not batched, and still works.
+    response = server.post(
+        "/v1/models/half:predict",
+        {"signature_name": "tensorflow/serving/regress", "instances": [1.0]},
+    )
+    assert response.json() == {"predictions": [3.5]}
+    # A request larger than max_batch_size is refused on its own.
+    big = server.post("/v1/models/half:predict", {"instances": [1.0] * 9})
+    assert big.status_code == 400
+    assert "larger than maximum input batch size 8" in big.json()["error"]
+
+
+def test_full_batch_queue_answers_429(tmp_path: Path, start_server: Callable[..., Server]) -> None:
+    parameters = tmp_path / "batching.config"
+    parameters.write_text(
+        "max_batch_size { value: 8 }\n"
+        "batch_timeout_micros { value: 2000000 }\n"
+        "max_enqueued_batches { value: 1 }\n"
+    )
+    server = start_server(
+        "--model_name",
+        "half",
+        "--model_base_path",
+        model_path("half_plus_three"),
+        "--enable_batching",
+        "--batching_parameters_file",
+        str(parameters),
+        ready_model="half",
+    )
+    with ThreadPoolExecutor(1) as executor:
+        waiting = executor.submit(
+            predict_once, server, "/v1/models/half:predict", {"instances": [1.0] * 5}
+        )
+        time.sleep(0.5)
+        refused = server.post("/v1/models/half:predict", {"instances": [1.0] * 5})
+        assert refused.status_code == 429
+        assert "queue" in refused.json()["error"]
+        assert waiting.result().json() == {"predictions": [3.5] * 5}
+    assert (
+        server.metric("pysig_serve_request_errors_total", model="half", api="predict", code="429")
+        == 1
+    )
+
+
+def test_overload_answers_429_and_recovers(start_server: Callable[..., Server]) -> None:
+    server = start_server(
+        "--model_name",
+        "slow",
+        "--model_base_path",
+        model_path("slow"),
+        "--pool_size",
+        "1",
+        "--max_queued_requests",
+        "0",
+        ready_model="slow",
+    )
+    body = {"inputs": np.zeros((256, 256)).tolist()}
+    with ThreadPoolExecutor(6) as executor:
+        futures = [
+            executor.submit(predict_once, server, "/v1/models/slow:predict", body) for _ in range(6)
+        ]
+        codes = sorted(future.result().status_code for future in futures)
+    assert 200 in codes, codes
+    assert 429 in codes, codes
+    assert set(codes) <= {200, 429}, codes
+    assert server.post("/v1/models/slow:predict", body).status_code == 200
+
+
+def test_body_limit_and_bad_requests_never_stop_the_server(
+    start_server: Callable[..., Server],
+) -> None:
+    server = start_server(
+        "--model_name",
+        "demo",
+        "--model_base_path",
+        pysig.DEMO_MODEL_PATH,
+        "--max_request_bytes",
+        "10000",
+        ready_model="demo",
+    )
+    good = {"signature_name": "scale", "instances": [[1.0, 2.0, 3.0, 4.0]]}
+    expected = {"predictions": [[3.5, 6.0, 8.5, 11.0]]}
+    bad_requests: list[tuple[bytes, int]] = [
+        (b'{"instances": [' + b"1.0," * 5000 + b"1.0]}", 413),
+        (b"{" * 20000, 413),
+        (b'{"signature_name": "scale", "instances": ' + b"[" * 2000 + b"]" * 2000 + b"}", 400),
+        (
+            b'{"signature_name": "scale", "nested": '
+            + b"[" * 3000
+            + b"]" * 3000
+            + b', "instances": [[1,2,3,4]]}',
+            400,
+        ),
+        (b'{"signature_name": "scale", "instances": [[1e999999, 1, 1, 1]]}', 400),
+        (b'{"signature_name": "scale", "instances": [[' + b"9" * 4000 + b", 1, 1, 1]]}", 400),
+        (b'{"signature_name": "scale", "instances": [[NaN, 1, 1, ' + b"9" * 5000 + b"]]}", 400),
+        (b'{"signature_name": "scale", "instances": [[1, 2, 3]]}', 400),
+        (
+            b'{"signature_name": "add", "inputs": {"x": [[1, 2, 3, 4]], "y": [[1, 2, 3, 4], [5, 6, 7, 8]]}}',
+            400,
+        ),
+        (b'{"signature_name": "scale", "instances": [[1, 2, 3, 4]]', 400),
+        (b"\xff\xfe\x00garbage", 400),
+        (b'{"signature_name": "scale", "inputs": ' + b"[" * 40 + b"1" + b"]" * 40 + b"}", 400),
+    ]
+    for body, status in bad_requests:
+        response = server.post("/v1/models/demo:predict", body)
+        assert response.status_code == status, (body[:80], response.text)
+        assert "error" in response.json()
+        assert server.post("/v1/models/demo:predict", good).json() == expected
+    assert server.alive()
