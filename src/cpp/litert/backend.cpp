@@ -378,6 +378,16 @@ class LitertGraph final : public core::Graph {
                          lc::kInvalidArgument);
       return Status::kError;
     }
+    if (dims.size() != binding.shape_signature.size()) {
+      // LiteRT 2.3.0's XNNPACK delegate takes some inputs of another rank than the model
+      // declares (a CONV_2D given a rank-3 image) and computes values from memory it
+      // never wrote, where TensorFlow Lite's kernels refuse: so pysig refuses it.
+      loaded_->set_error("the model declares this input with rank " +
+                             std::to_string(binding.shape_signature.size()) +
+                             ", and LiteRT 2.3.0 may run another rank with wrong results",
+                         lc::kInvalidArgument);
+      return Status::kError;
+    }
     if (strict) {
       const auto& signature = binding.shape_signature;
       bool allowed = signature.size() == dims.size();
