@@ -106,8 +106,8 @@ def scenarios() -> list[Scenario]:
 def naive_app(model_path: str) -> Any:
     """What users write today: FastAPI, one tflite_runtime interpreter, one lock."""
     # Imported here: only the naive server's process needs them.
-    from fastapi import FastAPI  # noqa: PLC0415
-    from tflite_runtime.interpreter import Interpreter  # noqa: PLC0415
+    from fastapi import FastAPI
+    from tflite_runtime.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=model_path)
     interpreter.allocate_tensors()
@@ -136,7 +136,7 @@ def naive_app(model_path: str) -> Any:
 
 
 def run_naive(model_path: str, port: int) -> None:
-    import uvicorn  # noqa: PLC0415  (the naive server's process only)
+    import uvicorn
 
     uvicorn.run(naive_app(model_path), host="127.0.0.1", port=port, log_level="warning")
 

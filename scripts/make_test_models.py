@@ -619,6 +619,7 @@ def make_half_plus_three() -> bytes:
         signature.signatureKey = HALF_PLUS_THREE_KEYS.get(key, key).encode()
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
+
 # ------------------------------------------------------------- image_classifier
 
 
@@ -680,7 +681,6 @@ TEST_MODELS: dict[str, Callable[[], bytes]] = {
     "slow": make_slow,
     "conv": make_conv,
     "half_plus_three": make_half_plus_three,
-
     "image_classifier": make_image_classifier,
 }
 

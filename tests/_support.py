@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -17,6 +18,8 @@ from pysig.runtime.choose import installed
 
 MODELS = Path(__file__).parent / "models"
 INSTALLED_RUNTIMES = tuple(name for name in ("tflite", "litert") if installed(name))
+# Whose Interpreter is the reference for facts both runtimes share (names, details).
+REFERENCE_RUNTIME = INSTALLED_RUNTIMES[0]
 
 
 def reference_interpreter_class(runtime: str) -> Any:
@@ -103,3 +106,13 @@ LITERT_GAPS: dict[tuple[str, str], tuple[type[Exception], str]] = {
 def runtime_gap(runtime: str, name: str, key: str) -> tuple[type[Exception], str] | None:
     """The error a signature raises on this runtime, or None when it runs."""
     return LITERT_GAPS.get((name, key)) if runtime == "litert" else None
+
+
+def import_tensorflow() -> Any:
+    """TensorFlow, for the tests marked 'tensorflow' (only they may import it)."""
+    with warnings.catch_warnings():
+        # TensorFlow 2.14 reads a deprecated ml_dtypes name while it is imported.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import tensorflow as tf
+
+    return tf

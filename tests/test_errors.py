@@ -179,9 +179,12 @@ def test_unresolved_custom_op_is_named() -> None:
 
 
 def test_flex_model_says_it_needs_tensorflow_ops() -> None:
-    with pytest.raises(pysig.FlexOpError, match="needs TensorFlow ops") as info:
+    with pytest.raises(
+        pysig.FlexOpError, match=r"needs TensorFlow \(Select TF / Flex\) ops"
+    ) as info:
         pysig.Interpreter(model_path("flex_encode_decode"))
     assert isinstance(info.value, pysig.UnsupportedOpError)
+    assert info.value.ops == ("FlexAsString", "FlexStringToNumber")
 
 
 def test_string_tensors_have_no_views(

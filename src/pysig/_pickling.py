@@ -59,7 +59,7 @@ class Recipe:
         return built
 
     def _build(self) -> Interpreter:
-        from .interpreter import Interpreter  # noqa: PLC0415  (it imports this module)
+        from .interpreter import Interpreter
 
         return self.build(lambda chosen: Interpreter._from_model(self.model, **chosen))
 
@@ -100,7 +100,7 @@ def rebuild_runner(recipe: Recipe, signature_key: str) -> SignatureRunner:
 
 
 def rebuild_pool(recipe: Recipe, size: int) -> Pool:
-    from .pool import Pool  # noqa: PLC0415  (it imports this module)
+    from .pool import Pool
 
     # Pool verifies the bytes again: a few milliseconds, once per pool.
     return recipe.build(

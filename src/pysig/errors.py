@@ -131,3 +131,7 @@ class BatchRowError(PysigError, ValueError):
         super().__init__(message)
         self.row = row
         self.label = label
+
+
+class ConversionError(PysigError, RuntimeError):
+    """``pysig convert`` could not read its source or TensorFlow could not convert it."""

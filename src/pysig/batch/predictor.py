@@ -340,7 +340,7 @@ def _resolve_object_ref(model: Any) -> Any:
     """A Ray ObjectRef's value (fetched on the worker that builds the predictor)."""
     cls = type(model)
     if cls.__name__ == "ObjectRef" and cls.__module__.startswith("ray"):
-        import ray  # noqa: PLC0415  (an optional extra, used only when given its ObjectRef)
+        import ray
 
         return ray.get(model)
     return model

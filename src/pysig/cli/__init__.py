@@ -1,5 +1,5 @@
 """The ``pysig`` command: ``info``, ``signatures``, ``run`` and ``bench`` on a model file or
-the demo model, and ``serve`` (TF Serving's REST API).
+the demo model, ``serve`` (TF Serving's REST API) and ``convert`` from TensorFlow models.
 
 Exit status: 0 on success, 1 when the model cannot be loaded or run, 2 for bad
 arguments (argparse's convention), 130 after Ctrl-C. Each command is a module of
@@ -21,10 +21,10 @@ from ..bench.inputs import BadArgument
 from ..bench.plot import PlotUnavailable
 from ..errors import PysigError
 from ..runtime.versions import installed_versions
-from . import bench, info, run, serve, signatures
+from . import bench, convert, info, run, serve, signatures
 from .common import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE
 
-COMMANDS = (info, signatures, run, bench, serve)
+COMMANDS = (info, signatures, run, bench, serve, convert)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

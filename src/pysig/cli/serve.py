@@ -104,14 +104,14 @@ def add_parser(commands: Any) -> None:
 def _serve(args: argparse.Namespace) -> int:
     try:
         # The serve extra's modules, imported only by this command.
-        from ..serve.config import (  # noqa: PLC0415
+        from ..serve.config import (
             ConfigError,
             ModelConfig,
             read_batching_parameters,
             read_model_config_file,
         )
-        from ..serve.models import ServingOptions  # noqa: PLC0415
-        from ..serve.server import ServerOptions, run  # noqa: PLC0415
+        from ..serve.models import ServingOptions
+        from ..serve.server import ServerOptions, run
     except ImportError as error:
         raise BadArgument(
             f'pysig serve needs the serve extra: pip install "pysig[serve]" ({error})'

@@ -12,23 +12,7 @@ from ..bench.inputs import BadArgument, describe
 from ..errors import SignatureEditError
 from ..model import SignatureEditor, TensorRef
 from .common import add_command
-
-_EDITS = "edits"
-
-
-class _InOrder(argparse.Action):
-    """Collects every edit option into one list, in command-line order: edits apply in it."""
-
-    def __call__(
-        self,
-        _parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: Any,
-        option_string: str | None = None,
-    ) -> None:
-        edits = list(getattr(namespace, _EDITS) or [])
-        edits.append((option_string or self.option_strings[0], values))
-        setattr(namespace, _EDITS, edits)
+from .edits import add_edit_option, add_rename_options, rename_step
 
 
 def add_parser(commands: Any) -> None:
@@ -45,15 +29,12 @@ def add_parser(commands: Any) -> None:
         epilog="Example: pysig signatures model.tflite -o out.tflite --add classify "
         "--input image=input_1 --output scores=Identity",
     )
-    command.set_defaults(**{_EDITS: []})
     command.add_argument("-o", "--output-file", metavar="OUT", help="write the edited model here")
     command.add_argument("--in-place", action="store_true", help="replace MODEL with the edit")
     command.add_argument("--json", action="store_true", help="list the signatures as JSON")
     edits = command.add_argument_group("edits (each may repeat)")
+    add_rename_options(command, edits)
     for option, metavar, text in (
-        ("--rename", "KEY=NEWKEY", "rename a signature"),
-        ("--rename-input", "KEY:NAME=NEWNAME", "rename an input of signature KEY"),
-        ("--rename-output", "KEY:NAME=NEWNAME", "rename an output of signature KEY"),
         ("--remove", "KEY", "remove a signature"),
         (
             "--add",
@@ -67,7 +48,7 @@ def add_parser(commands: Any) -> None:
         ("--output", "NAME=TENSOR", "an output of the last --add (TENSOR: a name or index)"),
         ("--subgraph", "N", "the subgraph of the last --add (default 0)"),
     ):
-        edits.add_argument(option, action=_InOrder, metavar=metavar, help=text, dest=_EDITS)
+        add_edit_option(edits, option, metavar, text)
 
 
 def _signatures(args: argparse.Namespace) -> int:
@@ -141,37 +122,13 @@ def _plan(edits: Sequence[tuple[str, str]]) -> list[Any]:
 
 
 def _edit_step(option: str, value: str) -> Any:
-    def step(editor: SignatureEditor) -> None:
-        keys = list(editor.get_signature_list())
-        if option == "--remove":
-            editor.remove(value)
-        elif option == "--rename":
-            key, new_key = _split(value, "=", keys, f"{option} {value!r}: expected KEY=NEWKEY")
-            editor.rename(key, new_key)
-        else:
-            usage = f"{option} {value!r}: expected KEY:NAME=NEWNAME"
-            key, rest = _split(value, ":", keys, usage)
-            kind = "inputs" if option == "--rename-input" else "outputs"
-            names = editor.get_signature_list().get(key, {}).get(kind, [])
-            name, new_name = _split(rest, "=", names, usage)
-            if kind == "inputs":
-                editor.rename_input(key, name, new_name)
-            else:
-                editor.rename_output(key, name, new_name)
+    if option != "--remove":
+        return rename_step(option, value)
 
-    return step
+    def remove(editor: SignatureEditor) -> None:
+        editor.remove(value)
 
-
-def _split(text: str, separator: str, known: Sequence[str], usage: str) -> tuple[str, str]:
-    """Split at the ``separator`` whose left side is a known name (names may hold the
-    separator, as tensor names hold ':'); else at the first one."""
-    for position, char in enumerate(text):
-        if char == separator and text[:position] in known:
-            return text[:position], text[position + 1 :]
-    left, sep, right = text.partition(separator)
-    if not sep or not left or not right:
-        raise BadArgument(usage)
-    return left, right
+    return remove
 
 
 def _integer(text: str, option: str) -> int:

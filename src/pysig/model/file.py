@@ -14,6 +14,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from ..runtime.flex import flex_usable
 from ..runtime.ops import RUNTIME_OPS, installed_runtimes
 from . import schema
 from .flatbuffer import Buffer, Table
@@ -217,7 +218,12 @@ class ModelFile:
     def missing_ops(self, runtime: str) -> tuple[OperatorUse, ...]:
         """The operators ``runtime`` ("tflite" or "litert") cannot run."""
         provided = RUNTIME_OPS[runtime].custom_ops
-        return tuple(op for op in self.operators if op.custom and op.name not in provided)
+        flex = runtime == "tflite" and flex_usable()
+        return tuple(
+            op
+            for op in self.operators
+            if op.custom and op.name not in provided and not (flex and op.flex)
+        )
 
     def missing_ops_by_runtime(self) -> dict[str, tuple[OperatorUse, ...]]:
         """For each installed runtime, the operators of this model it cannot run."""

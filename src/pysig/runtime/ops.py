@@ -3,7 +3,7 @@
 pysig verifies models against tflite-runtime 2.14's schema, so every builtin
 operator a verified model names is one both runtimes register; custom operators
 are the ones that differ. Flex (``Flex...``) ops need TensorFlow's kernels,
-which neither runtime carries.
+which neither runtime carries; the tflite runtime can use TensorFlow 2.14's (see flex.py).
 """
 
 from __future__ import annotations

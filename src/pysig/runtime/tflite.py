@@ -12,8 +12,9 @@ from tflite_runtime.interpreter import OpResolverType
 
 from .. import _pysig
 from ..errors import FlexOpError, ModelLoadError, UnsupportedOpError
-from ..model import SYNTHESIZED_KEY, SignatureSpec, TensorSpec
+from ..model import SYNTHESIZED_KEY, Model, SignatureSpec, TensorSpec
 from ..model.file import unique_names
+from .flex import prepare_flex
 from .tflite_errors import as_sentences
 
 # The backend calls the runtime's C++ functions in the library tflite_runtime loaded.
@@ -28,11 +29,11 @@ OP_RESOLVERS = {
 
 _CUSTOM_OP = re.compile(r"unresolved custom op: (\S+?)\.?(?:\s|$)", re.IGNORECASE)
 _FLEX_HINTS = ("Select TensorFlow op", "Flex")
+_FLEX_OP = re.compile(r"\b(Flex\w+)")
 
 
 def build_interpreter(
-    content: bytes,
-    source: str,
+    model: Model,
     *,
     num_threads: int | None = None,
     delegates: Sequence[Any] | None = None,
@@ -43,9 +44,20 @@ def build_interpreter(
         raise ValueError(f"op_resolver must be one of {sorted(OP_RESOLVERS)}, not {op_resolver!r}")
     if num_threads is not None and (not isinstance(num_threads, int) or num_threads < 1):
         raise ValueError(f"num_threads must be a positive int or None, not {num_threads!r}")
+    # Before the interpreter is built: that is when the runtime looks for the Flex delegate.
+    source = model.source
+    flex = prepare_flex(model.file, source)
+    if flex and op_resolver == "builtin_ref":
+        # Measured: with the reference kernels the runtime does not apply the Flex delegate.
+        raise FlexOpError(
+            f"{source} needs TensorFlow (Select TF / Flex) ops {', '.join(flex)}, which the "
+            'runtime does not run with op_resolver="builtin_ref"; use "auto", "builtin" or '
+            '"builtin_without_default_delegates"',
+            ops=flex,
+        )
     try:
         return TfliteInterpreter(
-            model_content=content,
+            model_content=model.content,
             num_threads=num_threads,
             experimental_delegates=list(delegates) if delegates else None,
             experimental_op_resolver_type=OP_RESOLVERS[op_resolver],
@@ -58,10 +70,12 @@ def translate_load_error(message: str, source: str) -> ModelLoadError:
     """The pysig error for a runtime message about a model that cannot be prepared."""
     details = as_sentences(message)
     if any(hint in details for hint in _FLEX_HINTS):
+        # pysig checks a model's Flex ops before building it; this is the runtime's own
+        # refusal (an interpreter from from_tflite(), or a Flex delegate that failed).
         return FlexOpError(
-            f"{source} needs TensorFlow ops (Select TF / Flex ops), which tflite-runtime "
-            f"cannot run; convert the model with builtin ops only. Runtime said: {details}",
-            ops=["Flex"],
+            f"{source} needs TensorFlow (Select TF / Flex) ops that the runtime could not "
+            f"run. Runtime said: {details}",
+            ops=sorted(set(_FLEX_OP.findall(details))),
         )
     custom = sorted(set(_CUSTOM_OP.findall(details)))
     if custom:

@@ -1,0 +1,154 @@
+"""Flex (Select TF) models where TensorFlow cannot provide the ops: the error names the ops
+from the file and says what to install. Runs without TensorFlow: a fake distribution on
+sys.path stands for an installed TensorFlow of the wrong version."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from _support import model_path
+
+import pysig
+from pysig.model import inspect_model
+from pysig.runtime.flex import flex_ops, refuse_flex_off_tflite
+
+FLEX_MODEL = model_path("flex_encode_decode")
+FLEX_OPS = ("FlexAsString", "FlexStringToNumber")
+# A fake `tensorflow` package refuses to be imported: pysig must only read its metadata.
+FAKE_INIT = "raise ImportError('pysig imported the tensorflow package')\n"
+
+
+def _no_tensorflow() -> None:
+    if importlib.util.find_spec("tensorflow") is not None:
+        pytest.fail("the main suite runs without TensorFlow; its tests are marked 'tensorflow'")
+
+
+def fake_tensorflow(root: Path, version: str, library: bytes = b"not a library") -> Path:
+    """A site directory holding a `tensorflow` package and its distribution metadata."""
+    package = root / "tensorflow"
+    (package / "python").mkdir(parents=True)
+    (package / "__init__.py").write_text(FAKE_INIT)
+    (package / "python" / "_pywrap_tensorflow_internal.so").write_bytes(library)
+    info = root / f"tensorflow_cpu-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: tensorflow-cpu\nVersion: {version}\n"
+    )
+    (info / "RECORD").write_text("tensorflow/__init__.py,,\n")
+    return root
+
+
+def run_python(code: str, site: Path | None = None) -> subprocess.CompletedProcess[str]:
+    prelude = f"import sys; sys.path.insert(0, {str(site)!r})\n" if site else ""
+    return subprocess.run(
+        [sys.executable, "-c", prelude + textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+LOAD_FLEX = f"""
+    import pysig
+    try:
+        pysig.Interpreter({FLEX_MODEL!r})
+    except pysig.FlexOpError as error:
+        print(error.ops)
+        print(error)
+    else:
+        print("loaded")
+    """
+
+
+def test_flex_ops_are_read_from_the_file() -> None:
+    assert flex_ops(inspect_model(FLEX_MODEL)) == list(FLEX_OPS)
+    assert flex_ops(inspect_model(pysig.DEMO_MODEL_PATH)) == []
+
+
+def test_without_tensorflow_the_error_names_the_ops_and_the_extra() -> None:
+    _no_tensorflow()
+    with pytest.raises(pysig.FlexOpError) as info:
+        pysig.Interpreter(FLEX_MODEL)
+    assert info.value.ops == FLEX_OPS
+    message = str(info.value)
+    assert "FlexAsString, FlexStringToNumber" in message
+    assert "TensorFlow is not installed" in message
+    assert 'pip install "pysig[flex]"' in message
+    assert "tensorflow-cpu==2.14" in message or "tensorflow==2.14" in message
+    with pytest.raises(pysig.FlexOpError, match="FlexStringToNumber"):
+        pysig.Pool(FLEX_MODEL, size=2)
+
+
+def test_wrong_tensorflow_version_is_refused_without_importing_it(tmp_path: Path) -> None:
+    _no_tensorflow()
+    site = fake_tensorflow(tmp_path, "2.18.0")
+    result = run_python(LOAD_FLEX, site)
+    assert result.returncode == 0, result.stderr
+    ops, message = result.stdout.splitlines()
+    assert ops == str(FLEX_OPS)
+    assert "TensorFlow 2.18.0 is installed" in message
+    assert "only TensorFlow 2.14.x matches tflite-runtime 2.14.0" in message
+    assert 'pip install "pysig[flex]"' in message
+
+
+def test_an_imported_tensorflow_of_another_version_is_refused() -> None:
+    _no_tensorflow()
+    # The runtime would take the Flex delegate of whatever TensorFlow is already loaded.
+    result = run_python(
+        "import sys, types\n"
+        "sys.modules['tensorflow'] = types.SimpleNamespace(__version__='2.18.0')\n"
+        + textwrap.dedent(LOAD_FLEX)
+    )
+    assert result.returncode == 0, result.stderr
+    assert "TensorFlow 2.18.0 is already imported in this process" in result.stdout
+
+
+def test_a_tensorflow_library_that_does_not_load_is_reported(tmp_path: Path) -> None:
+    _no_tensorflow()
+    site = fake_tensorflow(tmp_path, "2.14.1")
+    result = run_python(LOAD_FLEX, site)
+    assert result.returncode == 0, result.stderr
+    message = result.stdout.splitlines()[1]
+    assert "_pywrap_tensorflow_internal.so could not be loaded" in message
+    assert "FlexAsString, FlexStringToNumber" in message
+
+
+def test_tensorflow_without_distribution_metadata_is_refused(tmp_path: Path) -> None:
+    _no_tensorflow()
+    site = fake_tensorflow(tmp_path, "2.14.1")
+    for info in site.glob("*.dist-info"):
+        for file in info.iterdir():
+            file.unlink()
+        info.rmdir()
+    result = run_python(LOAD_FLEX, site)
+    assert "has no installed distribution" in result.stdout, result.stderr
+
+
+def test_models_without_flex_ops_never_look_for_tensorflow(tmp_path: Path) -> None:
+    site = fake_tensorflow(tmp_path, "2.18.0")
+    result = run_python(
+        """
+        import pysig
+        from pysig.runtime import flex
+        add = pysig.Interpreter(pysig.DEMO_MODEL_PATH).get_signature_runner("add")
+        print(add(x=[[1, 2, 3, 4]], y=[[1, 1, 1, 1]])["sum"].tolist(), flex._library)
+        """,
+        site,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[[2.0, 3.0, 4.0, 5.0]] None"
+
+
+def test_other_runtimes_say_flex_needs_the_tflite_runtime() -> None:
+    with pytest.raises(pysig.FlexOpError, match='runtime="tflite"') as info:
+        refuse_flex_off_tflite(inspect_model(FLEX_MODEL), "'flex.tflite'", "litert")
+    assert info.value.ops == FLEX_OPS
+    assert "FlexAsString, FlexStringToNumber" in str(info.value)
+    # No Flex ops: nothing to refuse.
+    refuse_flex_off_tflite(inspect_model(pysig.DEMO_MODEL_PATH), "demo", "litert")
