@@ -74,7 +74,7 @@ def dask_client() -> Iterator[Any]:
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
-        # Its HTTP server always starts: on loopback, on a free port (8787 may be taken).
+        # Its HTTP server (metrics) on a free port: 8787 may be taken on a shared machine.
         dashboard_address="127.0.0.1:0",
     ) as cluster, Client(cluster) as client:
         yield client
