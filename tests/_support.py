@@ -18,6 +18,8 @@ from pysig.runtime.choose import installed
 
 MODELS = Path(__file__).parent / "models"
 INSTALLED_RUNTIMES = tuple(name for name in ("tflite", "litert") if installed(name))
+# Whose Interpreter is the reference for facts both runtimes share (names, details).
+REFERENCE_RUNTIME = INSTALLED_RUNTIMES[0]
 
 
 def reference_interpreter_class(runtime: str) -> Any:

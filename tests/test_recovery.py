@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from _support import model_path, run_python
+from _support import model_path, run_python, runtime_gap
 
 import pysig
 
@@ -68,7 +68,7 @@ REFUSED_CONV_SHAPES = {
 @pytest.mark.parametrize("resolver", RESOLVERS)
 @pytest.mark.parametrize("refused", sorted(REFUSED_CONV_SHAPES))
 def test_the_call_after_a_refused_shape_returns_what_a_fresh_interpreter_does(
-    resolver: str, refused: str
+    resolver: str, refused: str, runtime: str
 ) -> None:
     bad = REFUSED_CONV_SHAPES[refused]
     steps = run_steps(f"""
@@ -84,18 +84,25 @@ step("bad", lambda: runner(image=image({bad!r})))
 step("other good", lambda: runner(image=image((3, 32, 32, 3))))
 """)
     refusals = [s for s in steps if s[1] == "refused"]
+    one = fresh("conv", "serving_default", resolver, image=image((1, 32, 32, 3)))
+    three = fresh("conv", "serving_default", resolver, image=image((3, 32, 32, 3)))
+    if runtime == "litert" and resolver == "auto" and not refusals:
+        # LiteRT's XNNPACK delegate accepts these shapes where TensorFlow Lite's CONV_2D
+        # kernel refuses them (a known difference): the good calls around them stay right.
+        good = [s[2:] for s in steps if s[0].endswith("good")]
+        assert good == [one[1:], one[1:], three[1:]]
+        return
     assert len(refusals) == 3
     for _label, _outcome, kind, message in refusals:
         assert kind == "InputShapeError"
         assert "OutOfMemory" not in kind
-        assert "CONV_2D" in message
-    one = fresh("conv", "serving_default", resolver, image=image((1, 32, 32, 3)))
-    three = fresh("conv", "serving_default", resolver, image=image((3, 32, 32, 3)))
+        # With XNNPACK, LiteRT reports the delegate node rather than the kernel.
+        assert "CONV_2D" in message or (runtime == "litert" and "XNNPack" in message)
     assert [s[1:] for s in steps if s[1] == "ran"] == [one, one, three]
 
 
 @pytest.mark.parametrize("resolver", RESOLVERS)
-def test_views_and_explicit_resizes_work_again_after_a_refusal(resolver: str) -> None:
+def test_views_and_explicit_resizes_work_again_after_a_refusal(resolver: str, runtime: str) -> None:
     steps = run_steps(f"""
 def image(shape):
     return np.linspace(0.0, 1.0, int(np.prod(shape)), dtype=np.float32).reshape(shape)
@@ -112,6 +119,12 @@ step("views", through_views)
 step("bad call", lambda: runner(image=image((32, 32, 3))))
 step("views again", through_views)
 """)
+    if runtime == "litert" and resolver == "auto" and steps[0][1] == "ran":
+        # LiteRT's XNNPACK accepts the rank-3 image (see the test above), so the views
+        # keep that shape; they give the same results before and after the call.
+        assert steps[2][1] == steps[4][1] == "ran"
+        assert steps[2][2:] == steps[4][2:]
+        return
     assert steps[0][1:3] == ["refused", "InputShapeError"]
     # Put back as the last allocation left it: the batch of one it was built with.
     batch_of_one = np.array([1, 32, 32, 3], np.int32).tobytes().hex()
@@ -144,7 +157,9 @@ step("add after", lambda: add(x=x, y=x))
 
 
 @pytest.mark.parametrize("resolver", RESOLVERS)
-def test_a_refused_call_keeps_the_variables_shared_between_signatures(resolver: str) -> None:
+def test_a_refused_call_keeps_the_variables_shared_between_signatures(
+    resolver: str, runtime: str
+) -> None:
     steps = run_steps(f"""
 interp = pysig.Interpreter({model_path("counter")!r}, op_resolver={resolver!r})
 increment, read = interp.get_signature_runner("increment"), interp.get_signature_runner("read")
@@ -155,6 +170,9 @@ step("read", read)
 step("increment", lambda: increment(delta=np.array([10, 10])))
 """)
     kinds = [s[1] if s[1] == "ran" else s[2] for s in steps]
+    if runtime_gap(runtime, "counter", "increment"):
+        assert set(kinds) == {"UnsupportedOpError"}  # counter's outputs are variable reads
+        return
     assert kinds == ["ran", "InvokeError", "InputTypeError", "ran", "ran"]
     as_hex = {
         n: [str(a.dtype), list(a.shape), a.tobytes().hex()]
@@ -165,7 +183,7 @@ step("increment", lambda: increment(delta=np.array([10, 10])))
 
 
 @pytest.mark.parametrize("resolver", RESOLVERS)
-def test_a_pool_survives_refused_calls_on_every_interpreter(resolver: str) -> None:
+def test_a_pool_survives_refused_calls_on_every_interpreter(resolver: str, runtime: str) -> None:
     steps = run_steps(
         f"""
 def image(shape):
@@ -179,9 +197,14 @@ with pysig.Pool({model_path("conv")!r}, size=2, op_resolver={resolver!r}) as poo
 """.replace("future.result", "lambda f=future: f.result()")
     )
     refused = [s for s in steps if s[1] == "refused"]
-    assert [s[2] for s in refused] == ["InputShapeError"] * 6
     one = fresh("conv", "serving_default", resolver, image=image((1, 32, 32, 3)))
     two = fresh("conv", "serving_default", resolver, image=image((2, 32, 32, 3)))
+    if runtime == "litert" and resolver == "auto" and not refused:
+        # LiteRT's XNNPACK accepts the rank-3 images (see above): the others stay right.
+        assert [s[1:] for s in steps[0::2]][:6] == [one] * 6
+        assert steps[-1][1:] == two
+        return
+    assert [s[2] for s in refused] == ["InputShapeError"] * 6
     assert [s[1:] for s in steps if s[1] == "ran"] == [one] * 6 + [two]
 
 
