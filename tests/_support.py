@@ -37,7 +37,7 @@ def model_path(name: str) -> str:
     return str(path)
 
 
-def run_python(script: str, timeout: float = 120) -> str:
+def run_python(script: str, timeout: float = 280) -> str:
     """Run ``script`` in a child interpreter and return what it printed; a crash fails."""
     child = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, check=False, timeout=timeout
