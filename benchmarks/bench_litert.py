@@ -135,7 +135,6 @@ def measure_model(path: Path, seconds: float, rounds: int) -> dict[str, float]:
         for name, value in inputs.items():
             runner.inputs[name][...] = value
         methods[f"pysig {runtime} zero-copy invoke"] = runner.invoke
-        methods[f"{runtime} C loop floor"] = lambda r=runner: r._time_invokes(50)
     if installed("litert"):
         methods["ai_edge_litert CompiledModel write+run+read"] = compiled_model_call(
             path, key, inputs
@@ -145,8 +144,10 @@ def measure_model(path: Path, seconds: float, rounds: int) -> dict[str, float]:
         methods["tflite_runtime SignatureRunner"] = tflite_signature_runner_call(path, key, inputs)
     found = interleaved(methods, seconds, rounds)
     for runtime, runner in runners.items():
-        # A floor "call" is 50 invokes timed inside C++: report the per-invoke median.
-        samples = runner._time_invokes(20000)
+        # The floor: invokes timed one by one inside C++, no Python in between (median).
+        samples = runner._time_invokes(
+            max(20, int(seconds / rounds / (found[f"pysig {runtime} zero-copy invoke"] * 1e-6)))
+        )
         found[f"{runtime} C loop floor"] = float(np.median(samples)) / 1000
     return found
 

@@ -18,6 +18,8 @@ from pysig.runtime.choose import installed
 
 MODELS = Path(__file__).parent / "models"
 INSTALLED_RUNTIMES = tuple(name for name in ("tflite", "litert") if installed(name))
+# Whose Interpreter is the reference for facts both runtimes share (names, details).
+REFERENCE_RUNTIME = INSTALLED_RUNTIMES[0]
 
 
 def reference_interpreter_class(runtime: str) -> Any:
@@ -35,7 +37,7 @@ def model_path(name: str) -> str:
     return str(path)
 
 
-def run_python(script: str, timeout: float = 120) -> str:
+def run_python(script: str, timeout: float = 280) -> str:
     """Run ``script`` in a child interpreter and return what it printed; a crash fails."""
     child = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, check=False, timeout=timeout

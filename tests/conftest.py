@@ -1,5 +1,6 @@
 """Shared fixtures. Every test runs once per installed runtime (``--runtime`` narrows
-it): the ``runtime`` fixture makes ``runtime="auto"`` mean that runtime."""
+it): the ``runtime`` fixture makes ``runtime="auto"`` mean that runtime, in this
+process and in the children tests start (through PYSIG_RUNTIME)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture(autouse=True)
 def runtime(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     name: str = request.param
-    monkeypatch.setattr(choose, "AUTO_ORDER", (name,))
+    monkeypatch.setenv(choose.ENVIRONMENT_VARIABLE, name)
     return name
 
 

@@ -38,13 +38,11 @@ Run = Callable[..., Tuple[int, str, str]]
 ALL_MODELS = sorted(path.stem for path in MODELS.glob("*.tflite"))
 # Signatures that random inputs cannot run: gather needs valid indices.
 NEEDS_REAL_INPUTS = {("types", "strings")}
-METHOD_NAMES = {
-    "pysig_call",
-    "pysig_zero_copy",
-    "tflite_signature_runner",
-    "tflite_index_api",
-    "floor",
-}
+# --compare's methods: tflite_runtime's two only where it is installed.
+TFLITE_METHODS = {"tflite_signature_runner", "tflite_index_api"}
+METHOD_NAMES = {"pysig_call", "pysig_zero_copy", "floor"} | (
+    TFLITE_METHODS if "tflite" in INSTALLED_RUNTIMES else set()
+)
 
 
 @pytest.fixture
@@ -128,7 +126,8 @@ def test_bench_help_names_every_option(run: Run) -> None:
 def test_version(run: Run) -> None:
     status, out, _ = run("--version")
     assert status == 0
-    assert out.startswith(f"pysig {pysig.__version__} (tflite-runtime 2.14.0")
+    first = "tflite-runtime 2.14.0" if "tflite" in INSTALLED_RUNTIMES else "ai-edge-litert 2.3.0"
+    assert out.startswith(f"pysig {pysig.__version__} ({first}")
 
 
 def test_a_command_is_required() -> None:
@@ -227,12 +226,14 @@ def test_info_on_every_test_model(run: Run, name: str) -> None:
 def test_info_says_what_a_model_that_cannot_run_needs(run: Run, name: str, needs: str) -> None:
     status, out, _ = run("info", model_path(name))
     assert status == 0
-    assert f"tflite: cannot run this model; it needs {needs}" in out
+    for installed in INSTALLED_RUNTIMES:
+        assert f"{installed}: cannot run this model; it needs {needs}" in out
     status, out, _ = run("info", model_path(name), "--json")
-    missing = json.loads(out)["missing_ops"]["tflite"]
-    assert {op["name"] for op in missing} == {
-        op.name for op in inspect_model(model_path(name)).missing_ops("tflite")
-    }
+    for installed in INSTALLED_RUNTIMES:
+        missing = json.loads(out)["missing_ops"][installed]
+        assert {op["name"] for op in missing} == {
+            op.name for op in inspect_model(model_path(name)).missing_ops(installed)
+        }
 
 
 @pytest.mark.parametrize(
@@ -288,7 +289,8 @@ def test_run_outputs_match_the_runtimes_own_api(
     path = model_path(name)
     status, out, err = run("run", path, "--signature", key, "--output-dir", str(tmp_path))
     gap = runtime_gap(runtime, name, key)
-    if gap is not None:
+    # A data-dependent output runs on LiteRT when it comes out the size planned for it.
+    if gap is not None and (status != 0 or "data-dependent" not in gap[1]):
         assert status == 1
         assert gap[1] in err
         return
@@ -416,7 +418,7 @@ def test_interrupt_cancels_a_long_invocation() -> None:
     assert set(runner(x=x)) == {"y"}  # and the runner is still usable
 
 
-def test_ctrl_c_during_bench_exits_130() -> None:
+def test_ctrl_c_during_bench_exits_130(runtime: str) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "pysig", "bench", model_path("slow"), "--runs", "100000",
          "--warmup", "0"],
@@ -425,9 +427,16 @@ def test_ctrl_c_during_bench_exits_130() -> None:
         text=True,
     )  # fmt: skip
     assert process.stderr is not None
-    # tflite_runtime logs this line once the model is loaded, inside the command.
+    # tflite_runtime logs its XNNPACK line once the model is loaded, inside the command;
+    # LiteRT logs a line per compiled model, the first for the import-time check.
+    # (with LiteRT installed, its import-time check logs the same XNNPACK line first).
+    if runtime == "tflite":
+        marker, count = "Created TensorFlow Lite XNNPACK", len(INSTALLED_RUNTIMES)
+    else:
+        marker, count = "Flatbuffer model initialized", 2
     for line in process.stderr:
-        if "XNNPACK" in line:
+        count -= marker in line
+        if count == 0:
             break
     # Not a timing assertion: the outcome is the same wherever the signal lands; this just
     # makes it land while calls are being timed (about 70 ms each), which is the case to test.
@@ -562,7 +571,9 @@ def test_bench_json_schema(run: Run, tmp_path: Path) -> None:
     assert isinstance(report["peak_rss_bytes"], int)
     assert report["peak_rss_bytes"] > 0
     assert isinstance(report["timing_overhead_us"], float)
-    assert report["skipped"] == []
+    assert [s["name"] for s in report["skipped"]] == (
+        [] if "tflite" in INSTALLED_RUNTIMES else sorted(TFLITE_METHODS, reverse=True)
+    )
     assert {m["name"] for m in report["methods"]} == METHOD_NAMES
     for method in report["methods"]:
         assert_method_stats(method, runs=20, compared=True)
@@ -590,7 +601,11 @@ def assert_method_stats(method: dict[str, Any], runs: int, compared: bool) -> No
     assert method["total_s"] > 0
     assert method["throughput_per_s"] == pytest.approx(1e6 / method["mean_us"])
     for ratio in ("ratio_to_floor", "over_floor_us", "ratio_to_tflite_signature_runner"):
-        assert isinstance(method[ratio], float) if compared else method[ratio] is None
+        # Without tflite_runtime there is no SignatureRunner of its to compare with.
+        has = compared and (
+            ratio != "ratio_to_tflite_signature_runner" or bool(TFLITE_METHODS & METHOD_NAMES)
+        )
+        assert isinstance(method[ratio], float) if has else method[ratio] is None
     if compared and method["name"] == "floor":
         assert method["ratio_to_floor"] == 1.0
     if compared and method["name"] == "tflite_signature_runner":
@@ -624,6 +639,7 @@ def test_bench_on_a_signature_off_subgraph_0(run: Run, tmp_path: Path) -> None:
 def test_bench_without_signature_defs_skips_tflite_signature_runner(
     run: Run, tmp_path: Path
 ) -> None:
+    pytest.importorskip("tflite_runtime", reason="the skip note is about tflite_runtime's runner")
     report = bench_json(run, tmp_path, model_path("no_signature"), "--runs", "5", "--compare")
     assert {m["name"] for m in report["methods"]} == METHOD_NAMES - {"tflite_signature_runner"}
     assert [s["name"] for s in report["skipped"]] == ["tflite_signature_runner"]
@@ -638,7 +654,7 @@ def test_bench_compare_on_every_test_signature(run: Run, name: str, key: str, ru
         "bench", model_path(name), "--signature", key, "--runs", "3", "--warmup", "1", "--compare"
     )
     gap = runtime_gap(runtime, name, key)
-    if gap is not None:
+    if gap is not None and (status != 0 or "data-dependent" not in gap[1]):
         assert (status, gap[1] in err) == (1, True), err
         return
     assert status == 0, err

@@ -74,7 +74,7 @@ def test_flex_ops_are_read_from_the_file() -> None:
 def test_without_tensorflow_the_error_names_the_ops_and_the_extra() -> None:
     _no_tensorflow()
     with pytest.raises(pysig.FlexOpError) as info:
-        pysig.Interpreter(FLEX_MODEL)
+        pysig.Interpreter(FLEX_MODEL, runtime="tflite")
     assert info.value.ops == FLEX_OPS
     message = str(info.value)
     assert "FlexAsString, FlexStringToNumber" in message
@@ -82,7 +82,7 @@ def test_without_tensorflow_the_error_names_the_ops_and_the_extra() -> None:
     assert 'pip install "pysig[flex]"' in message
     assert "tensorflow-cpu==2.14" in message or "tensorflow==2.14" in message
     with pytest.raises(pysig.FlexOpError, match="FlexStringToNumber"):
-        pysig.Pool(FLEX_MODEL, size=2)
+        pysig.Pool(FLEX_MODEL, size=2, runtime="tflite")
 
 
 def test_wrong_tensorflow_version_is_refused_without_importing_it(tmp_path: Path) -> None:

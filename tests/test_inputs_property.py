@@ -36,7 +36,7 @@ NUMERIC_DTYPES = [
 
 def _runtime() -> str:
     # The runtime the `runtime` fixture makes "auto" mean (hypothesis tests take no fixtures).
-    return choose.AUTO_ORDER[0]
+    return os.environ[choose.ENVIRONMENT_VARIABLE]
 
 
 def _pysig(path: str) -> pysig.Interpreter:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from _support import model_path, run_python
+from _support import model_path, run_python, runtime_gap
 
 import pysig
 
@@ -46,7 +46,10 @@ def run_steps(script: str) -> list[list[Any]]:
 def fresh(model: str, key: str, resolver: str, **inputs: Any) -> list[Any]:
     """What a fresh interpreter returns, in the child's format."""
     runner = pysig.Interpreter(model_path(model), op_resolver=resolver).get_signature_runner(key)
-    result = runner(**inputs)
+    try:
+        result = runner(**inputs)
+    except pysig.PysigError as error:
+        return ["refused", type(error).__name__, str(error)]
     return [
         "ran",
         {name: [str(a.dtype), list(a.shape), a.tobytes().hex()] for name, a in result.items()},
@@ -68,7 +71,7 @@ REFUSED_CONV_SHAPES = {
 @pytest.mark.parametrize("resolver", RESOLVERS)
 @pytest.mark.parametrize("refused", sorted(REFUSED_CONV_SHAPES))
 def test_the_call_after_a_refused_shape_returns_what_a_fresh_interpreter_does(
-    resolver: str, refused: str
+    resolver: str, refused: str, runtime: str
 ) -> None:
     bad = REFUSED_CONV_SHAPES[refused]
     steps = run_steps(f"""
@@ -84,13 +87,16 @@ step("bad", lambda: runner(image=image({bad!r})))
 step("other good", lambda: runner(image=image((3, 32, 32, 3))))
 """)
     refusals = [s for s in steps if s[1] == "refused"]
+    one = fresh("conv", "serving_default", resolver, image=image((1, 32, 32, 3)))
+    three = fresh("conv", "serving_default", resolver, image=image((3, 32, 32, 3)))
     assert len(refusals) == 3
     for _label, _outcome, kind, message in refusals:
         assert kind == "InputShapeError"
         assert "OutOfMemory" not in kind
-        assert "CONV_2D" in message
-    one = fresh("conv", "serving_default", resolver, image=image((1, 32, 32, 3)))
-    three = fresh("conv", "serving_default", resolver, image=image((3, 32, 32, 3)))
+        # LiteRT refuses the shapes itself: another rank, or its delegate node.
+        assert "CONV_2D" in message or (
+            runtime == "litert" and ("XNNPack" in message or "rank" in message)
+        )
     assert [s[1:] for s in steps if s[1] == "ran"] == [one, one, three]
 
 
@@ -101,7 +107,7 @@ def image(shape):
     return np.linspace(0.0, 1.0, int(np.prod(shape)), dtype=np.float32).reshape(shape)
 runner = pysig.Interpreter({model_path("conv")!r}, num_threads=1, op_resolver={resolver!r}
                            ).get_signature_runner()
-runner.resize_input("image", [32, 32, 3])
+step("resize", lambda: runner.resize_input("image", [32, 32, 3]))
 step("allocate", runner.allocate)
 step("shape after", lambda: {{"shape": runner.get_input_details()["image"]["shape"]}})
 def through_views():
@@ -112,14 +118,16 @@ step("views", through_views)
 step("bad call", lambda: runner(image=image((32, 32, 3))))
 step("views again", through_views)
 """)
-    assert steps[0][1:3] == ["refused", "InputShapeError"]
+    # tflite refuses the rank-3 image when it allocates, LiteRT when it is resized.
+    assert sorted(s[1] for s in steps[:2]) == ["ran", "refused"]
+    assert [s[2] for s in steps[:2] if s[1] == "refused"] == ["InputShapeError"]
     # Put back as the last allocation left it: the batch of one it was built with.
     batch_of_one = np.array([1, 32, 32, 3], np.int32).tobytes().hex()
-    assert steps[1][1:] == ["ran", {"shape": ["int32", [4], batch_of_one]}]
+    assert steps[2][1:] == ["ran", {"shape": ["int32", [4], batch_of_one]}]
     expected = fresh("conv", "serving_default", resolver, image=image((1, 32, 32, 3)))
-    assert steps[2][1:] == expected
-    assert steps[3][1:3] == ["refused", "InputShapeError"]
-    assert steps[4][1:] == expected
+    assert steps[3][1:] == expected
+    assert steps[4][1:3] == ["refused", "InputShapeError"]
+    assert steps[5][1:] == expected
 
 
 @pytest.mark.parametrize("resolver", RESOLVERS)
@@ -144,7 +152,9 @@ step("add after", lambda: add(x=x, y=x))
 
 
 @pytest.mark.parametrize("resolver", RESOLVERS)
-def test_a_refused_call_keeps_the_variables_shared_between_signatures(resolver: str) -> None:
+def test_a_refused_call_keeps_the_variables_shared_between_signatures(
+    resolver: str, runtime: str
+) -> None:
     steps = run_steps(f"""
 interp = pysig.Interpreter({model_path("counter")!r}, op_resolver={resolver!r})
 increment, read = interp.get_signature_runner("increment"), interp.get_signature_runner("read")
@@ -155,6 +165,9 @@ step("read", read)
 step("increment", lambda: increment(delta=np.array([10, 10])))
 """)
     kinds = [s[1] if s[1] == "ran" else s[2] for s in steps]
+    if runtime_gap(runtime, "counter", "increment"):
+        assert set(kinds) == {"UnsupportedOpError"}  # counter's outputs are variable reads
+        return
     assert kinds == ["ran", "InvokeError", "InputTypeError", "ran", "ran"]
     as_hex = {
         n: [str(a.dtype), list(a.shape), a.tobytes().hex()]
@@ -179,9 +192,9 @@ with pysig.Pool({model_path("conv")!r}, size=2, op_resolver={resolver!r}) as poo
 """.replace("future.result", "lambda f=future: f.result()")
     )
     refused = [s for s in steps if s[1] == "refused"]
-    assert [s[2] for s in refused] == ["InputShapeError"] * 6
     one = fresh("conv", "serving_default", resolver, image=image((1, 32, 32, 3)))
     two = fresh("conv", "serving_default", resolver, image=image((2, 32, 32, 3)))
+    assert [s[2] for s in refused] == ["InputShapeError"] * 6
     assert [s[1:] for s in steps if s[1] == "ran"] == [one] * 6 + [two]
 
 
@@ -198,11 +211,16 @@ for shape in {shapes!r}:
 """)
     for shape, step in zip(shapes, steps):
         x = np.linspace(-1.0, 1.0, int(np.prod(shape)), dtype=np.float32).reshape(shape)
-        assert step[1:] == fresh("keras_dense", "serving_default", resolver, x_input=x), shape
+        # A refusal must be the one a fresh interpreter gives (LiteRT refuses other ranks).
+        expected = fresh("keras_dense", "serving_default", resolver, x_input=x)
+        if expected[0] == "refused":
+            assert step[1:3] == expected[:2], shape
+        else:
+            assert step[1:] == expected, shape
 
 
 @pytest.mark.parametrize("resolver", RESOLVERS)
-def test_invoke_before_any_string_is_written_is_refused(resolver: str) -> None:
+def test_invoke_before_any_string_is_written_is_refused(resolver: str, runtime: str) -> None:
     # Found by the sequence campaign: the runtime's GATHER read the empty string input.
     steps = run_steps(f"""
 runner = pysig.Interpreter({model_path("types")!r}, op_resolver={resolver!r}
@@ -211,6 +229,10 @@ step("invoke", runner.invoke)
 step("call", lambda: runner(s=[b"a", b"b"], i=np.array([1, 0], np.int32)))
 step("invoke after", lambda: (runner.invoke(), None)[1])
 """)
+    gap = runtime_gap(runtime, "types", "strings")
+    if gap:  # LiteRT has no string tensors: every use is refused with its clear error
+        assert {tuple(step[1:3]) for step in steps} == {("refused", gap[0].__name__)}
+        return
     assert steps[0][1:3] == ["refused", "InvokeError"]
     assert "none have been written" in steps[0][3]
     assert steps[1][1] == steps[2][1] == "ran"

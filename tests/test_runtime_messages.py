@@ -7,10 +7,10 @@ from typing import Callable
 
 import numpy as np
 import pytest
-from _support import model_path
+from _support import model_path, runtime_gap
 
 import pysig
-from pysig.runtime.tflite_errors import as_sentences
+from pysig.runtime.messages import as_sentences
 
 # A message of the runtime glued to the next one: "(3 != 4)Node", "prepare.Encountered".
 # (A capitalised word and a space: not a dotted name such as pysig.Interpreter.from_tflite.)
@@ -101,8 +101,11 @@ REFUSALS: dict[str, tuple[Callable[[], None], type[pysig.PysigError]]] = {
 
 
 @pytest.mark.parametrize("case", sorted(REFUSALS))
-def test_every_error_quoting_the_runtime_reads_as_sentences(case: str) -> None:
+def test_every_error_quoting_the_runtime_reads_as_sentences(case: str, runtime: str) -> None:
     attempt, error_class = REFUSALS[case]
+    gap = runtime_gap(runtime, "types", "strings") if case == "invoke error" else None
+    if gap:  # LiteRT refuses the string model before running it, in a sentence of its own
+        error_class = gap[0]
     with pytest.raises(error_class) as info:
         attempt()
     assert_reads_as_sentences(str(info.value))

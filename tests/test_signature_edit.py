@@ -7,12 +7,13 @@ import importlib
 import json
 import os
 import stat
+import sys
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import numpy as np
 import pytest
-from _support import assert_bitwise_equal, model_path, random_value
+from _support import assert_bitwise_equal, model_path, random_value, runtime_gap
 from test_model_file import assert_same_details
 
 import pysig
@@ -80,8 +81,10 @@ def everything_but_signatures(content: bytes) -> bytes:
 
 
 def test_every_runtime_of_the_suite_is_installed() -> None:
-    assert "tflite" in RUNTIMES
-    if importlib.util.find_spec("ai_edge_litert"):
+    # What pyproject installs: tflite-runtime on CPython 3.8-3.11, ai-edge-litert on 3.10+.
+    if sys.version_info < (3, 12):
+        assert "tflite" in RUNTIMES
+    if sys.version_info >= (3, 10):
         assert "litert" in RUNTIMES
 
 
@@ -142,7 +145,7 @@ def test_add_a_signature_to_a_model_without_any(name: str) -> None:
     ]
 
 
-def test_add_with_names_given_by_tensor_name_and_index() -> None:
+def test_add_with_names_given_by_tensor_name_and_index(runtime: str) -> None:
     original = read("mediapipe_style")
     file = inspect_model(original)
     main = file.subgraphs[0]
@@ -153,6 +156,12 @@ def test_add_with_names_given_by_tensor_name_and_index() -> None:
         .add("boxes_only", {"image": main.inputs[0]}, {"boxes": "regressors"}, subgraph=0)
         .to_bytes()
     )
+    if runtime == "litert":
+        # A known gap: LiteRT 2.3.0's model reader refuses this written file (status 501,
+        # invalid flatbuffer) although tflite_runtime and pysig's verifier accept it.
+        with pytest.raises(pysig.ModelLoadError, match="LiteRT cannot read the model"):
+            pysig.Interpreter(model_content=edited)
+        return
     assert pysig.Interpreter(model_content=edited).get_signature_list() == {
         "detect": {"inputs": ["image"], "outputs": ["boxes", "scores"]},
         "boxes_only": {"inputs": ["image"], "outputs": ["boxes"]},
@@ -183,7 +192,7 @@ def test_add_over_another_subgraph() -> None:
     )
 
 
-def test_round_trip_gives_the_same_signatures_and_details() -> None:
+def test_round_trip_gives_the_same_signatures_and_details(runtime: str) -> None:
     original = read("types")
     there = SignatureEditor(original).rename("strings", "text").rename_input("text", "s", "words")
     back = (
@@ -205,6 +214,8 @@ def test_round_trip_gives_the_same_signatures_and_details() -> None:
             )
     assert everything_but_signatures(result) == everything_but_signatures(original)
     for key in before.get_signature_list():
+        if runtime_gap(runtime, "types", key):
+            continue  # what LiteRT cannot run is checked in test_outputs
         # Random indices would fall outside the strings they pick from.
         words = {"s": np.array([b"a", b"bc", b""], dtype=object), "i": np.array([2, 0], np.int32)}
         assert_same_results(original, key, result, key, inputs=words if key == "strings" else None)
@@ -214,9 +225,14 @@ def test_no_edit_gives_the_same_bytes() -> None:
     assert SignatureEditor(read("counter")).to_bytes() == read("counter")
 
 
-def test_variables_stay_shared_between_edited_signatures() -> None:
+def test_variables_stay_shared_between_edited_signatures(runtime: str) -> None:
     edited = SignatureEditor(read("counter")).rename("increment", "add_to").to_bytes()
     interpreter = pysig.Interpreter(model_content=edited)
+    gap = runtime_gap(runtime, "counter", "increment")
+    if gap is not None:
+        with pytest.raises(gap[0], match=gap[1]):
+            interpreter.get_signature_runner("add_to")(delta=np.int64(5))
+        return
     interpreter.get_signature_runner("add_to")(delta=np.int64(5))
     assert interpreter.get_signature_runner("read")()["count"] == 5
 

@@ -15,6 +15,7 @@ import pytest
 from _support import assert_bitwise_equal, import_tensorflow
 
 import pysig
+from pysig.model import inspect_model
 
 pytestmark = [
     pytest.mark.tensorflow,
@@ -93,7 +94,7 @@ def guide_round_trip(interpreter: Any, tf: Any) -> tuple[dict[str, Any], dict[st
 
 
 def assert_runs_like_tf_lite(path: Path, tf: Any) -> None:
-    interpreter = pysig.Interpreter(str(path))
+    interpreter = pysig.Interpreter(str(path), runtime="tflite")  # Flex ops: tflite only
     assert interpreter.get_signature_list() == GUIDE_SIGNATURES
     mine = guide_round_trip(interpreter, tf)
     theirs = guide_round_trip(tf.lite.Interpreter(model_path=str(path)), tf)
@@ -130,8 +131,11 @@ def test_guide_concrete_functions(guide: Any, tmp_path: Path, tf: Any) -> None:
         tf.lite.OpsSet.TFLITE_BUILTINS,
         tf.lite.OpsSet.SELECT_TF_OPS,
     ]
-    theirs = pysig.Interpreter(model_content=converter.convert())
-    assert theirs.get_signature_list() == pysig.Interpreter(str(out_path)).get_signature_list()
+    theirs = inspect_model(converter.convert())
+    assert list(theirs.signatures) == list(inspect_model(str(out_path)).signatures)
+    assert {key: (list(s.inputs), list(s.outputs)) for key, s in theirs.signatures.items()} == {
+        key: (names["inputs"], names["outputs"]) for key, names in GUIDE_SIGNATURES.items()
+    }
 
 
 def test_without_select_tf_ops_it_says_to_add_it(coding_saved_model: Path, tmp_path: Path) -> None:
@@ -160,7 +164,7 @@ def test_signature_choice_and_renames(coding_saved_model: Path, tmp_path: Path) 
     )
     assert "signature(s) 'decode' of the SavedModel were not converted" in out
     assert "to_text.text (string, shapes [1], [3], [8]): strings compared exactly: ok" in out
-    interpreter = pysig.Interpreter(str(out_path))
+    interpreter = pysig.Interpreter(str(out_path), runtime="tflite")
     assert interpreter.get_signature_list() == {
         "to_text": {"inputs": ["value"], "outputs": ["text"]}
     }

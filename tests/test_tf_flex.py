@@ -14,10 +14,14 @@ import pytest
 from _support import assert_bitwise_equal, import_tensorflow, model_path
 
 import pysig
+from pysig.runtime import choose
+from pysig.runtime.choose import installed
 
 pytestmark = pytest.mark.tensorflow
 
 FLEX_MODEL = model_path("flex_encode_decode")
+# Flex ops run on the tflite runtime only: the tests ask for it, except where "auto" is tested.
+AUTO_ORDER = choose.AUTO_ORDER
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +41,7 @@ def guide_round_trip(interpreter: Any, values: Any) -> tuple[dict[str, Any], dic
 def test_round_trip_equals_tf_lite_interpreter(tf: Any) -> None:
     values = tf.constant([1, 2, 3], dtype=tf.float32)
     expected = guide_round_trip(tf.lite.Interpreter(model_path=FLEX_MODEL), values)
-    interpreter = pysig.Interpreter(FLEX_MODEL)
+    interpreter = pysig.Interpreter(FLEX_MODEL, runtime="tflite")
     assert (
         interpreter.get_signature_list()
         == tf.lite.Interpreter(model_path=FLEX_MODEL).get_signature_list()
@@ -55,7 +59,7 @@ def random_values(rng: np.random.Generator, size: int) -> Any:
 
 def test_resized_inputs_equal_tf_lite_interpreter(tf: Any, rng: np.random.Generator) -> None:
     reference = tf.lite.Interpreter(model_path=FLEX_MODEL)
-    interpreter = pysig.Interpreter(FLEX_MODEL, num_threads=2)
+    interpreter = pysig.Interpreter(FLEX_MODEL, num_threads=2, runtime="tflite")
     for size in (1, 7, 100, 3):
         values = random_values(rng, size)
         for mine, theirs in zip(
@@ -69,7 +73,7 @@ def test_pool_and_four_threads_equal_tf_lite_interpreter(tf: Any, rng: np.random
     reference = tf.lite.Interpreter(model_path=FLEX_MODEL)
     expected = [guide_round_trip(reference, values) for values in batches]
 
-    with pysig.Pool(FLEX_MODEL, size=2) as pool:
+    with pysig.Pool(FLEX_MODEL, size=2, runtime="tflite") as pool:
         encoded = [pool.submit("encode", x=values) for values in batches]
         for future, (theirs, _) in zip(encoded, expected):
             assert_bitwise_equal(future.result(), theirs)
@@ -77,7 +81,7 @@ def test_pool_and_four_threads_equal_tf_lite_interpreter(tf: Any, rng: np.random
         for mine, (_, theirs) in zip(decoded, expected):
             assert_bitwise_equal(mine, theirs)
 
-    shared = pysig.Interpreter(FLEX_MODEL)
+    shared = pysig.Interpreter(FLEX_MODEL, runtime="tflite")
     failures: list[BaseException] = []
 
     def work(offset: int) -> None:
@@ -98,18 +102,20 @@ def test_pool_and_four_threads_equal_tf_lite_interpreter(tf: Any, rng: np.random
 
 @pytest.mark.parametrize("op_resolver", ["auto", "builtin", "builtin_without_default_delegates"])
 def test_op_resolvers_that_run_flex(op_resolver: str) -> None:
-    encode = pysig.Interpreter(FLEX_MODEL, op_resolver=op_resolver).get_signature_runner("encode")
+    encode = pysig.Interpreter(
+        FLEX_MODEL, op_resolver=op_resolver, runtime="tflite"
+    ).get_signature_runner("encode")
     assert encode(x=[1.5])["encoded_result"].tolist() == [b"1.500000"]
 
 
 def test_the_reference_op_resolver_is_refused_for_flex() -> None:
     with pytest.raises(pysig.FlexOpError, match='op_resolver="builtin_ref"') as info:
-        pysig.Interpreter(FLEX_MODEL, op_resolver="builtin_ref")
+        pysig.Interpreter(FLEX_MODEL, op_resolver="builtin_ref", runtime="tflite")
     assert info.value.ops == ("FlexAsString", "FlexStringToNumber")
 
 
 def test_a_string_that_is_no_number_is_an_invoke_error() -> None:
-    decode = pysig.Interpreter(FLEX_MODEL).get_signature_runner("decode")
+    decode = pysig.Interpreter(FLEX_MODEL, runtime="tflite").get_signature_runner("decode")
     with pytest.raises(pysig.InvokeError, match="StringToNumber"):
         decode(x=np.array([b"1.5", b"one"], dtype=object))
     assert decode(x=np.array([b"2.5"], dtype=object))["decoded_result"].tolist() == [2.5]
@@ -186,3 +192,17 @@ def test_info_says_the_tflite_runtime_runs_the_flex_ops() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "tflite: has every operator the model uses" in result.stdout
+
+
+def test_runtime_choice_for_flex_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The suite's fixture narrows "auto" to one runtime per test; here it is the real rule.
+    monkeypatch.setattr(choose, "AUTO_ORDER", AUTO_ORDER)
+    if not installed("litert"):
+        pytest.fail("the tensorflow group's venv has ai-edge-litert (the test extra's edit extra)")
+    with pytest.raises(pysig.FlexOpError, match='Flex ops need runtime="tflite"') as info:
+        pysig.Interpreter(FLEX_MODEL, runtime="litert")
+    assert info.value.ops == ("FlexAsString", "FlexStringToNumber")
+    interpreter = pysig.Interpreter(FLEX_MODEL, runtime="auto")
+    assert interpreter.runtime == "tflite"
+    encode = interpreter.get_signature_runner("encode")
+    assert encode(x=[2.0])["encoded_result"].tolist() == [b"2.000000"]

@@ -59,6 +59,13 @@ class Interpreter:
     interpreter per thread (or :class:`pysig.Pool`) to run in parallel.
     """
 
+    _file: ModelFile | None
+    _signatures: dict[str, SignatureSpec]
+    _arg_reductions: ArgReductions
+    _session: Any
+    _runners: dict[str, SignatureRunner]
+    _runners_lock: threading.Lock
+
     def __init__(
         self,
         model_path: str | os.PathLike[str] | None = None,
@@ -147,12 +154,12 @@ class Interpreter:
         litert.prepare(session, model.source)
         if check:
             litert.check_supported(session, model.file.signatures)
-        self._file: ModelFile | None = model.file
-        self._signatures: dict[str, SignatureSpec] = model.file.signatures
+        self._file = model.file
+        self._signatures = model.file.signatures
         # LiteRT refuses empty dimensions itself, so ARG_MAX/ARG_MIN never see one.
-        self._arg_reductions: ArgReductions = []
+        self._arg_reductions = []
         self._session = session
-        self._runners: dict[str, SignatureRunner] = {}
+        self._runners = {}
         self._runners_lock = threading.Lock()
 
     @classmethod
@@ -196,7 +203,7 @@ class Interpreter:
         from .runtime.tflite import signatures_from_interpreter, translate_load_error
 
         self._file = file
-        self._signatures: dict[str, SignatureSpec] = (
+        self._signatures = (
             file.signatures if file is not None else signatures_from_interpreter(tflite)
         )
         self._arg_reductions = arg_reductions
@@ -213,7 +220,7 @@ class Interpreter:
         self._session = _pysig.tflite.session(tflite, tflite._native_handle())
         # Built on first use (a signature with a tensor type numpy lacks fails
         # only when asked for), under a lock so that threads asking at once share one.
-        self._runners: dict[str, SignatureRunner] = {}
+        self._runners = {}
         self._runners_lock = threading.Lock()
 
     def get_signature_list(self) -> dict[str, dict[str, list[str]]]:

@@ -31,15 +31,20 @@ def images() -> np.ndarray:
     return rng.integers(0, 256, size=(IMAGE_ROWS, 96, 96, 3), dtype=np.uint8)
 
 
-@pytest.fixture(scope="session")
-def expected_probabilities(images: np.ndarray) -> np.ndarray:
-    """Each image run alone through pysig.Interpreter in this process: the reference."""
-    runner = pysig.Interpreter(model_path("image_classifier"), num_threads=1).get_signature_runner(
-        "classify"
-    )
-    return np.concatenate(
-        [runner(image=image[None].astype(np.float32))["probabilities"] for image in images]
-    )
+_REFERENCES: dict[str, np.ndarray] = {}
+
+
+@pytest.fixture
+def expected_probabilities(images: np.ndarray, runtime: str) -> np.ndarray:
+    """Each image run alone through pysig.Interpreter in this process, on the test's
+    runtime: the reference (computed once per runtime)."""
+    if runtime not in _REFERENCES:
+        interpreter = pysig.Interpreter(model_path("image_classifier"), num_threads=1)
+        runner = interpreter.get_signature_runner("classify")
+        _REFERENCES[runtime] = np.concatenate(
+            [runner(image=image[None].astype(np.float32))["probabilities"] for image in images]
+        )
+    return _REFERENCES[runtime]
 
 
 @pytest.fixture(scope="session")
@@ -69,6 +74,7 @@ def dask_client() -> Iterator[Any]:
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
-        dashboard_address=None,
+        # Its HTTP server (metrics) on a free port: 8787 may be taken on a shared machine.
+        dashboard_address="127.0.0.1:0",
     ) as cluster, Client(cluster) as client:
         yield client

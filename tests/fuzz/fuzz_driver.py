@@ -116,8 +116,8 @@ def run_tflite(content: bytes, resolver: str, rng: np.random.Generator) -> str:
 RUNNERS: dict[str, Callable[[bytes, str, np.random.Generator], str]] = {
     # pysig on each runtime, and plain tflite_runtime.
     "pysig": lambda content, resolver, rng: run_pysig(content, resolver, rng, "auto"),
-    "pysig-tflite": lambda content, resolver, rng: run_pysig(content, resolver, rng, "tflite"),
-    "pysig-litert": lambda content, resolver, rng: run_pysig(content, resolver, rng, "litert"),
+    "pysig:tflite": lambda content, resolver, rng: run_pysig(content, resolver, rng, "tflite"),
+    "pysig:litert": lambda content, resolver, rng: run_pysig(content, resolver, rng, "litert"),
     "tflite": run_tflite,
 }
 

@@ -19,10 +19,15 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import numpy as np
-from tflite_runtime.interpreter import Interpreter
 
 import pysig
-from pysig.runtime.tflite import OP_RESOLVERS
+from pysig.runtime.choose import installed
+
+# The reference API: tflite_runtime's, or ai_edge_litert's (the same API) without it.
+if installed("tflite"):
+    from tflite_runtime.interpreter import Interpreter, OpResolverType
+else:
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -44,7 +49,7 @@ def model_spec(content: bytes) -> tuple[Spec, bool]:
     and whether the model has variables."""
     tflite = Interpreter(
         model_content=content,
-        experimental_op_resolver_type=OP_RESOLVERS["builtin_without_default_delegates"],
+        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
     )
     signatures = tflite.get_signature_list()
     spec: Spec = {}
@@ -152,7 +157,8 @@ class TfliteSide:
     @staticmethod
     def _load(content: bytes, resolver: str) -> Interpreter:
         interp = Interpreter(
-            model_content=content, experimental_op_resolver_type=OP_RESOLVERS[resolver]
+            model_content=content,
+            experimental_op_resolver_type=OpResolverType[resolver.upper()],
         )
         interp.allocate_tensors()
         return interp

@@ -34,7 +34,7 @@ def test_the_corpus_is_deterministic_and_covers_every_model_and_kind() -> None:
 
 
 def test_pysig_survives_the_short_campaign(runtime: str) -> None:
-    summary = run_campaign(f"pysig-{runtime}", corpus(SHORT_CAMPAIGN, SEED), batch_size=500)
+    summary = run_campaign(f"pysig:{runtime}", corpus(SHORT_CAMPAIGN, SEED), batch_size=500)
     assert summary.cases == SHORT_CAMPAIGN
     assert not summary.crashes, summary.report()
     assert not summary.hangs, summary.report()

@@ -34,9 +34,9 @@ def test_the_sequences_cover_every_loadable_model() -> None:
     } - SLOW_MODELS
 
 
-def test_pysig_survives_the_short_sequence_campaign() -> None:
+def test_pysig_survives_the_short_sequence_campaign(runtime: str) -> None:
     short = corpus(SHORT_CAMPAIGN, SEED, skip=SLOW_MODELS)
-    summary = run_campaign("pysig", short, batch_size=20, harness=SEQUENCES)
+    summary = run_campaign(f"pysig:{runtime}", short, batch_size=20, harness=SEQUENCES)
     assert not summary.crashes, summary.report()
     assert not summary.hangs, summary.report()
     # Mismatches with the reference and false OutOfMemoryErrors are reported as unexpected.

@@ -14,6 +14,7 @@ from typing import Any, Sequence
 
 import httpx
 
+SERVER_RUNTIME = "tflite"
 START_SECONDS = 120.0  # loading is slow on a busy 2-core machine
 
 
@@ -33,7 +34,10 @@ class Server:
         self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115
             prefix="pysig-serve-", suffix=".log", delete=False
         )
+        # The servers run on tflite, the runtime every serve test model runs on (LiteRT has
+        # no string tensors, data-dependent shapes or raw variable reads); references too.
         command = [sys.executable, "-m", "pysig", "serve", "--host", "127.0.0.1"]
+        command += ["--runtime", SERVER_RUNTIME]
         command += ["--rest_api_port", str(self.port), *args]
         self.process = subprocess.Popen(
             command, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True

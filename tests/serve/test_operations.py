@@ -12,7 +12,7 @@ from typing import Any, Callable
 import httpx
 import numpy as np
 import orjson
-from _server import Server
+from _server import SERVER_RUNTIME, Server
 from _support import model_path
 from conftest import version_folder
 
@@ -162,7 +162,9 @@ def test_sigterm_drains_requests_in_flight_and_exits_0(start_server: Callable[..
         ready_model="slow",
     )
     x = np.full((256, 256), 0.01, np.float32)
-    expected = pysig.Interpreter(model_path("slow")).get_signature_runner()(x=x)
+    expected = pysig.Interpreter(model_path("slow"), runtime=SERVER_RUNTIME).get_signature_runner()(
+        x=x
+    )
     (name,) = expected
     body = orjson.dumps({"inputs": x.tolist()})
     with ThreadPoolExecutor(4) as executor:

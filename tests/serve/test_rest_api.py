@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 import numpy as np
 import pytest
-from _server import Server
+from _server import SERVER_RUNTIME, Server
 from _support import model_path
 
 import pysig
@@ -52,7 +52,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 def reference(model: str, key: str, **inputs: Any) -> dict[str, np.ndarray]:
     path = pysig.DEMO_MODEL_PATH if model == "demo" else model_path(MODELS[model])
-    return pysig.Interpreter(path).get_signature_runner(key)(**inputs)
+    return pysig.Interpreter(path, runtime=SERVER_RUNTIME).get_signature_runner(key)(**inputs)
 
 
 def as_array(value: Any, like: np.ndarray) -> np.ndarray:
@@ -201,7 +201,7 @@ def test_metadata_has_tf_servings_signature_map(server: Server) -> None:
 def test_metadata_of_every_signature_matches_the_interpreter(server: Server) -> None:
     body = server.get("/v1/models/types/metadata").json()
     signatures = body["metadata"]["signature_def"]["signature_def"]
-    interpreter = pysig.Interpreter(model_path("types"))
+    interpreter = pysig.Interpreter(model_path("types"), runtime=SERVER_RUNTIME)
     names = interpreter.get_signature_list()
     assert list(signatures) == list(names)
     dtypes = {

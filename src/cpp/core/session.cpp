@@ -57,7 +57,10 @@ void Session::cancel() {
 
 std::string Session::take_error_text() const {
   if (closed()) return "";
-  return backend_->take_error_text();
+  // Every runtime's text is made into sentences in one place, the same for all backends.
+  static py::handle as_sentences =
+      py::object(py::module_::import("pysig.runtime.messages").attr("as_sentences")).release();
+  return as_sentences(backend_->take_error_text()).cast<std::string>();
 }
 
 void Session::lock() {

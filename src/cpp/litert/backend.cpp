@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -179,6 +180,11 @@ int32_t defining_op(lc::Tensor tensor) {
   return code;
 }
 
+constexpr const char kDataDependent[] =
+    "an output's size depends on the input values (a data-dependent shape), which LiteRT "
+    "2.3.0 cannot write into the fixed buffers it runs on; run this model with "
+    "runtime='tflite'";
+
 struct SignatureInfo {
   lc::Signature signature;
   std::string key;
@@ -194,6 +200,9 @@ struct Binding {
   lc::RankedTensorType type{};  // the element type and the current layout
   std::vector<int> shape_signature;
   std::vector<int32_t> dims;
+  // An input's shape as last resized, until the next allocation binds it (or a
+  // restore drops it): what the runner sees as the tensor's shape meanwhile.
+  std::vector<int32_t> requested;
   size_t bytes = 0;
   void* memory = nullptr;
   size_t capacity = 0;
@@ -315,12 +324,29 @@ class LitertGraph final : public core::Graph {
     };
     match(request.inputs, 0, input_count, inputs_);
     match(request.outputs, input_count, bindings_.size(), outputs_);
+    for (size_t i = 0; i < request.outputs.size(); ++i) {
+      const auto& signature = std::get<2>(request.outputs[i]);
+      if (std::find(signature.begin(), signature.end(), -1) != signature.end()) {
+        dynamic_outputs_ = true;
+      }
+    }
     if (inputs_.size() != input_count || outputs_.size() != output_count) {
       throw std::invalid_argument("signature '" + label + "': the model file and LiteRT "
                                   "disagree on its inputs or outputs");
     }
-    // A signature that cannot run gets no buffers: it only answers questions.
-    if (refusal_.error_class == nullptr && allocate() != Status::kOk) {
+    // A signature that cannot run gets no buffers: it only answers questions, with
+    // the shapes LiteRT planned for it.
+    if (refusal_.error_class != nullptr) {
+      std::vector<lc::Layout> layouts(bindings_.size());
+      for (size_t i = 0; i < input_count_; ++i) {
+        api.GetCompiledModelInputTensorLayout(loaded_->compiled, signature_index_, i,
+                                              &layouts[i]);
+      }
+      api.GetCompiledModelOutputTensorLayouts(loaded_->compiled, signature_index_,
+                                              bindings_.size() - input_count_,
+                                              layouts.data() + input_count_, false);
+      for (size_t i = 0; i < bindings_.size(); ++i) bindings_[i].dims = dims_of(layouts[i]);
+    } else if (allocate() != Status::kOk) {
       raise("ModelLoadError", "signature '" + label + "': " + loaded_->take_error());
     }
   }
@@ -330,10 +356,11 @@ class LitertGraph final : public core::Graph {
   TensorState tensor(int handle) const override {
     const Binding& binding = bindings_[static_cast<size_t>(handle)];
     TensorState state;
+    const auto& dims = binding.requested.empty() ? binding.dims : binding.requested;
     state.data = binding.memory;
     state.bytes = binding.bytes;
-    state.dims = binding.dims.data();
-    state.rank = static_cast<int>(binding.dims.size());
+    state.dims = dims.data();
+    state.rank = static_cast<int>(dims.size());
     state.has_shape = true;
     return state;
   }
@@ -348,6 +375,16 @@ class LitertGraph final : public core::Graph {
     if (dims.size() > static_cast<size_t>(lc::kMaxRank)) {
       loaded_->set_error("LiteRT 2.3.0 holds at most " + std::to_string(lc::kMaxRank) +
                              " dimensions",
+                         lc::kInvalidArgument);
+      return Status::kError;
+    }
+    if (dims.size() != binding.shape_signature.size()) {
+      // LiteRT 2.3.0's XNNPACK delegate takes some inputs of another rank than the model
+      // declares (a CONV_2D given a rank-3 image) and computes values from memory it
+      // never wrote, where TensorFlow Lite's kernels refuse: so pysig refuses it.
+      loaded_->set_error("the model declares this input with rank " +
+                             std::to_string(binding.shape_signature.size()) +
+                             ", and LiteRT 2.3.0 may run another rank with wrong results",
                          lc::kInvalidArgument);
       return Status::kError;
     }
@@ -370,6 +407,7 @@ class LitertGraph final : public core::Graph {
     // A refused resize can leave the runtime's tensor half-changed, which the next
     // run trips over: the core then calls restore(), which puts back the shapes.
     if (status != lc::kOk) return failed("LiteRT refused the shape", status);
+    bindings_[static_cast<size_t>(handle)].requested = dims;
     return Status::kOk;
   }
 
@@ -377,6 +415,7 @@ class LitertGraph final : public core::Graph {
 
   Status restore() override {
     // Back to the shapes of the last allocation (the bindings keep them).
+    for (auto& binding : bindings_) binding.requested.clear();
     generation_ = -1;
     if (sync() == lc::kOk) return Status::kOk;
     // LiteRT's compiled model fails every prepare after XNNPACK refused one (the
@@ -412,25 +451,26 @@ class LitertGraph final : public core::Graph {
                                                                 signature_index_, i, &layouts[i]);
       if (status != lc::kOk) return failed("preparing input tensors", status);
     }
+    // LiteRT plans and touches its own tensors for these shapes in the next call, and
+    // the kernel only promises memory until it is touched: more than the machine has
+    // would end in the OOM killer, not an error. So inputs that, with outputs at least
+    // as large, cannot fit are refused first.
+    const size_t physical = static_cast<size_t>(sysconf(_SC_PHYS_PAGES)) *
+                            static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    size_t inputs = 0;
+    for (size_t i = 0; i < input_count_; ++i) inputs += bindings_[i].bytes_for(layouts[i]);
+    if (inputs > physical / 2) return too_big(inputs * 2, physical);
     const size_t output_count = bindings_.size() - input_count_;
     auto status = api.GetCompiledModelOutputTensorLayouts(
         loaded_->compiled, signature_index_, output_count, layouts.data() + input_count_, true);
     if (status != lc::kOk) return failed("sizing the outputs for these inputs", status);
-    // Memory is only promised by the kernel until touched: more than the machine has
-    // would be granted here and kill the process on the first run.
     size_t total = 0;
     for (size_t i = 0; i < bindings_.size(); ++i) total += bindings_[i].bytes_for(layouts[i]);
-    const size_t physical = static_cast<size_t>(sysconf(_SC_PHYS_PAGES)) *
-                            static_cast<size_t>(sysconf(_SC_PAGESIZE));
-    if (total > physical) {
-      loaded_->set_text("the inputs and outputs would need " + std::to_string(total >> 20) +
-                        " MiB, more than this machine's " + std::to_string(physical >> 20) +
-                        " MiB");
-      return Status::kOutOfMemory;
-    }
+    if (total > physical) return too_big(total, physical);
     for (size_t i = 0; i < bindings_.size(); ++i) {
       status = bindings_[i].bind(layouts[i]);
       if (status != lc::kOk) return failed("binding tensor buffers", status);
+      bindings_[i].requested.clear();
     }
     buffers_.clear();
     for (const auto& binding : bindings_) buffers_.push_back(binding.buffer);
@@ -443,7 +483,7 @@ class LitertGraph final : public core::Graph {
     const auto status = api.RunCompiledModel(loaded_->compiled, signature_index_, input_count_,
                                              buffers_.data(), buffers_.size() - input_count_,
                                              buffers_.data() + input_count_);
-    if (status == lc::kOk) return Status::kOk;
+    if (status == lc::kOk) return dynamic_outputs_ ? check_output_shapes() : Status::kOk;
     // LiteRT 2.3.0 reports a cancelled run as a runtime failure, not kCancelled.
     if (status == lc::kCancelled || loaded_->cancel_requested.load(std::memory_order_relaxed)) {
       return Status::kCancelled;
@@ -451,12 +491,34 @@ class LitertGraph final : public core::Graph {
     const auto result = failed("the run failed", status);
     std::string text = loaded_->take_error();
     if (text.find("Custom allocation is too small") != std::string::npos) {
-      text = "an output's size depends on the input values (a data-dependent shape), which "
-             "LiteRT 2.3.0 cannot write into the fixed buffers it runs on; run this model with "
-             "runtime='tflite'. LiteRT said: " + text;
+      text = std::string(kDataDependent) + ". LiteRT said: " + text;
     }
     loaded_->set_text(text);
     return result;
+  }
+
+  Status too_big(size_t bytes, size_t physical) {
+    loaded_->set_text("these shapes would need " + std::to_string(bytes >> 20) +
+                      " MiB or more, beyond this machine's " + std::to_string(physical >> 20) +
+                      " MiB");
+    return Status::kOutOfMemory;
+  }
+
+  // An output whose size depends on the input values may come out of a run another
+  // size than the buffer it was given: its values would then be wrong, so it is refused.
+  Status check_output_shapes() {
+    const size_t output_count = bindings_.size() - input_count_;
+    std::vector<lc::Layout> layouts(output_count);
+    const auto status = api.GetCompiledModelOutputTensorLayouts(
+        loaded_->compiled, signature_index_, output_count, layouts.data(), false);
+    if (status != lc::kOk) return failed("reading the output shapes", status);
+    for (size_t i = 0; i < output_count; ++i) {
+      if (dims_of(layouts[i]) != bindings_[input_count_ + i].dims) {
+        loaded_->set_text(kDataDependent);
+        return Status::kError;
+      }
+    }
+    return Status::kOk;
   }
 
   std::string refuse_empty(int /*handle*/, size_t /*axis*/, const std::vector<int>& /*dims*/,
@@ -488,6 +550,7 @@ class LitertGraph final : public core::Graph {
   std::vector<Binding>& bindings_;
   std::vector<lc::TensorBuffer> buffers_;  // inputs then outputs, as the run takes them
   Refusal refusal_;
+  bool dynamic_outputs_ = false;  // an output's shape signature has a dynamic dimension
 };
 
 class LitertBackend final : public core::Backend {

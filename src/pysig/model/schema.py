@@ -91,7 +91,9 @@ CONTROL_FLOW_NAMES = {31: "CALL", 118: "IF", 119: "WHILE", 129: "CALL_ONCE"}
 
 # Ops whose kernels divide by option fields (strides, dilations, filter sizes): a zero
 # there, or options missing (the runtime then reads zeros), kills the process with
-# SIGFPE. Op code -> (name, options union type, [(slot, default, field name)]).
+# SIGFPE, and so did huge ones (32769, 2**30 + 2, from bit flips). No model comes near
+# OPTION_LIMIT. Op code -> (name, options union type, [(slot, default, field name)]).
+OPTION_LIMIT = 4096
 _STRIDES = ((1, 0, "stride_w"), (2, 0, "stride_h"))
 _POOL = ("Pool2DOptions", 5, (*_STRIDES, (3, 0, "filter_width"), (4, 0, "filter_height")))
 POSITIVE_OPTIONS: dict[int, tuple[str, int, tuple[tuple[int, int, str], ...]]] = {

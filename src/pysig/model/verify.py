@@ -463,8 +463,10 @@ def _positive_options(code: int, options_type: int, options: Table | None, where
         raise InvalidModel(f"{where}: operator code {code} needs its {name}")
     for slot, default, field in fields:
         value = int(options.scalar(slot, "i", default))
-        if value <= 0:
-            raise InvalidModel(f"{where}: {name}.{field} is {value}; it must be positive")
+        if not 0 < value <= schema.OPTION_LIMIT:
+            raise InvalidModel(
+                f"{where}: {name}.{field} is {value}; it must be from 1 to {schema.OPTION_LIMIT}"
+            )
 
 
 def _check_index(index: int, count: int, what: str, *, optional: bool) -> None:

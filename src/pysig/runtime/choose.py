@@ -17,12 +17,14 @@ model or the options need something only it has:
 
 from __future__ import annotations
 
+import os
 from typing import Any, Sequence
 
 from ..errors import AbiMismatchError, PysigError
 from .ops import installed_runtimes
 
 RUNTIMES = ("auto", "tflite", "litert")
+ENVIRONMENT_VARIABLE = "PYSIG_RUNTIME"
 # What "auto" tries, in order, among the installed runtimes.
 AUTO_ORDER = ("litert", "tflite")
 # Runtimes whose import-time check failed, with its error.
@@ -52,8 +54,19 @@ def installed(runtime: str) -> bool:
 
 
 def candidates(runtime: object, delegates: Sequence[Any] | None) -> list[str]:
-    """The runtimes to try, in order: the one asked for, or for "auto" per the rule above."""
+    """The runtimes to try, in order: the one asked for, or for "auto" per the rule above.
+
+    The environment variable PYSIG_RUNTIME ("tflite" or "litert"), when set, is what
+    "auto" means, for a whole deployment or test run.
+    """
     requested = check_runtime(runtime)
+    if requested == "auto" and os.environ.get(ENVIRONMENT_VARIABLE):
+        requested = os.environ[ENVIRONMENT_VARIABLE]
+        if requested not in RUNTIMES:
+            raise ValueError(
+                f"{ENVIRONMENT_VARIABLE} must be one of {', '.join(map(repr, RUNTIMES))}, "
+                f"not {requested!r}"
+            )
     tflite_only = tflite_only_options(delegates)
     if requested == "litert" and tflite_only:
         raise ValueError(

@@ -18,6 +18,7 @@ import numpy as np
 from .. import _pysig
 from ..errors import FlexOpError, ModelLoadError, UnsupportedOpError, UnsupportedTypeError
 from ..model import SignatureSpec
+from .messages import as_sentences
 
 NAME = "litert"
 VERSION = "2.3.0"
@@ -88,7 +89,7 @@ def prepare(session: Any, source: str) -> None:
     failures = _pysig.litert.prepare(session)
     if not failures:
         return
-    details = "\n".join(f"{key}: {text}" for key, text in failures.items())
+    details = " ".join(f"{key}: {as_sentences(text)}" for key, text in failures.items())
     custom = sorted(set(_CUSTOM_OP.findall(details)))
     if any(hint in details for hint in ("Flex", "Select TensorFlow op")):
         raise FlexOpError(

@@ -15,7 +15,7 @@ from ..errors import FlexOpError, ModelLoadError, UnsupportedOpError
 from ..model import SYNTHESIZED_KEY, Model, SignatureSpec, TensorSpec
 from ..model.file import unique_names
 from .flex import prepare_flex
-from .tflite_errors import as_sentences
+from .messages import as_sentences
 
 # The backend calls the runtime's C++ functions in the library tflite_runtime loaded.
 _pysig.tflite.load(_wrapper.__file__)

@@ -8,10 +8,8 @@ reads the text from that exception. The buffer is never emptied in 2.14.0 (it
 holds every message since the interpreter was built), so the position already
 read is kept on the interpreter object and only the newer text is returned.
 
-The runtime also runs its messages together ("(3 != 4)Node number 0 ...",
-"failed to prepare.Encountered ...") and reports some twice; ``as_sentences``
-turns any runtime text into plain sentences, and every pysig error that quotes
-the runtime goes through it.
+The text is returned as the runtime wrote it: the core turns every runtime's
+text into sentences in one place (pysig.runtime.messages).
 """
 
 from __future__ import annotations
@@ -36,25 +34,4 @@ def take_error_text(interpreter: Any) -> str:
         return "no details reported"
     start = getattr(interpreter, _READ_UP_TO, 0)
     setattr(interpreter, _READ_UP_TO, len(text))
-    return as_sentences(_PROBE_COMPLAINT.sub("", text[start:])) or "no details reported"
-
-
-# Where one message of the runtime ends and the next begins without a space: after
-# a closing bracket or full stop, before a capital or a source path, and before the
-# runtime's "Node number N (OP) failed to ..." wherever it is glued on.
-_RUN_TOGETHER = re.compile(r"(?<=[.)\]])(?=[A-Z/])|\s*(?=Node number \d)")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
-
-
-def as_sentences(text: str) -> str:
-    """Runtime text as one line of sentences, each ending in a full stop, none twice."""
-    sentences: list[str] = []
-    for piece in _SENTENCE_END.split(_RUN_TOGETHER.sub("\n", text)):
-        sentence = " ".join(piece.split())
-        if not sentence:
-            continue
-        if sentence[-1] not in ".!?:":
-            sentence += "."
-        if sentence not in sentences:
-            sentences.append(sentence)
-    return " ".join(sentences)
+    return _PROBE_COMPLAINT.sub("", text[start:]).strip() or "no details reported"
