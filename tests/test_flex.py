@@ -15,6 +15,7 @@ from _support import model_path
 
 import pysig
 from pysig.model import inspect_model
+from pysig.runtime.choose import installed
 from pysig.runtime.flex import flex_ops, refuse_flex_off_tflite
 
 FLEX_MODEL = model_path("flex_encode_decode")
@@ -54,10 +55,16 @@ def run_python(code: str, site: Path | None = None) -> subprocess.CompletedProce
     )
 
 
+# Flex ops run on the tflite runtime only; these tests are of its TensorFlow checks.
+needs_tflite = pytest.mark.skipif(
+    not installed("tflite"), reason="tflite-runtime is not installed (CPython 3.8-3.11)"
+)
+
+
 LOAD_FLEX = f"""
     import pysig
     try:
-        pysig.Interpreter({FLEX_MODEL!r})
+        pysig.Interpreter({FLEX_MODEL!r}, runtime="tflite")
     except pysig.FlexOpError as error:
         print(error.ops)
         print(error)
@@ -71,6 +78,7 @@ def test_flex_ops_are_read_from_the_file() -> None:
     assert flex_ops(inspect_model(pysig.DEMO_MODEL_PATH)) == []
 
 
+@needs_tflite
 def test_without_tensorflow_the_error_names_the_ops_and_the_extra() -> None:
     _no_tensorflow()
     with pytest.raises(pysig.FlexOpError) as info:
@@ -85,6 +93,7 @@ def test_without_tensorflow_the_error_names_the_ops_and_the_extra() -> None:
         pysig.Pool(FLEX_MODEL, size=2, runtime="tflite")
 
 
+@needs_tflite
 def test_wrong_tensorflow_version_is_refused_without_importing_it(tmp_path: Path) -> None:
     _no_tensorflow()
     site = fake_tensorflow(tmp_path, "2.18.0")
@@ -97,6 +106,7 @@ def test_wrong_tensorflow_version_is_refused_without_importing_it(tmp_path: Path
     assert 'pip install "pysig[flex]"' in message
 
 
+@needs_tflite
 def test_an_imported_tensorflow_of_another_version_is_refused() -> None:
     _no_tensorflow()
     # The runtime would take the Flex delegate of whatever TensorFlow is already loaded.
@@ -109,6 +119,7 @@ def test_an_imported_tensorflow_of_another_version_is_refused() -> None:
     assert "TensorFlow 2.18.0 is already imported in this process" in result.stdout
 
 
+@needs_tflite
 def test_a_tensorflow_library_that_does_not_load_is_reported(tmp_path: Path) -> None:
     _no_tensorflow()
     site = fake_tensorflow(tmp_path, "2.14.1")
@@ -119,6 +130,7 @@ def test_a_tensorflow_library_that_does_not_load_is_reported(tmp_path: Path) -> 
     assert "FlexAsString, FlexStringToNumber" in message
 
 
+@needs_tflite
 def test_tensorflow_without_distribution_metadata_is_refused(tmp_path: Path) -> None:
     _no_tensorflow()
     site = fake_tensorflow(tmp_path, "2.14.1")

@@ -1,6 +1,7 @@
 #include "backend.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -31,13 +32,33 @@ bool loaded = false;
 // The shared environment's registries are not locked: one compilation at a time.
 std::mutex compile_mutex;
 
-// One environment per process: creating it registers the accelerators (and logs
-// their discovery to stderr), which costs milliseconds every model would repeat.
+// LiteRT 2.3.0 logs INFO and WARNING lines to stderr while it creates its environment
+// and compiles a model (accelerator discovery, "model initialized"), and exports no way
+// to lower its log level. Its failures reach pysig through the error-message API, so
+// stderr is pointed at /dev/null for those two calls only (held under compile_mutex
+// or call_once, so no two of them overlap).
+template <typename Call>
+lc::Status without_runtime_logs(Call call) {
+  std::fflush(stderr);
+  const int saved = dup(STDERR_FILENO);
+  const int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (saved >= 0 && null >= 0) dup2(null, STDERR_FILENO);
+  const lc::Status status = call();
+  if (saved >= 0 && null >= 0) dup2(saved, STDERR_FILENO);
+  if (null >= 0) close(null);
+  if (saved >= 0) close(saved);
+  return status;
+}
+
+// One environment per process: creating it registers the accelerators, which costs
+// milliseconds every model would repeat.
 lc::Environment shared_environment() {
   static std::once_flag once;
   static lc::Environment environment = nullptr;
   static lc::Status status = lc::kOk;
-  std::call_once(once, [] { status = api.CreateEnvironment(0, nullptr, &environment); });
+  std::call_once(once, [] {
+    status = without_runtime_logs([] { return api.CreateEnvironment(0, nullptr, &environment); });
+  });
   if (status != lc::kOk || environment == nullptr) {
     raise("ModelLoadError", "LiteRT could not create its environment (status " +
                                 std::to_string(status) + ")");
@@ -135,7 +156,9 @@ struct Loaded {
     lc::CompiledModel fresh = nullptr;
     const lc::Environment environment = shared_environment();
     std::lock_guard<std::mutex> lock(compile_mutex);
-    if (api.CreateCompiledModel(environment, model, options, &fresh) != lc::kOk) return false;
+    const auto status = without_runtime_logs(
+        [&] { return api.CreateCompiledModel(environment, model, options, &fresh); });
+    if (status != lc::kOk) return false;
     api.DestroyCompiledModel(compiled);
     compiled = fresh;
     api.SetCompiledModelCancellationFunction(compiled, this, poll_cancel);
@@ -717,8 +740,10 @@ std::unique_ptr<core::Backend> make_backend(py::bytes content, std::optional<int
     {
       py::gil_scoped_release no_gil;
       std::lock_guard<std::mutex> lock(compile_mutex);
-      status = api.CreateCompiledModel(environment, state->model, state->options,
+      status = without_runtime_logs([&] {
+        return api.CreateCompiledModel(environment, state->model, state->options,
                                        &state->compiled);
+      });
     }
     if (status != lc::kOk) {
       raise("ModelLoadError", "LiteRT cannot compile the model (" + status_text(status) +
