@@ -418,7 +418,7 @@ def test_interrupt_cancels_a_long_invocation() -> None:
     assert set(runner(x=x)) == {"y"}  # and the runner is still usable
 
 
-def test_ctrl_c_during_bench_exits_130(runtime: str) -> None:
+def test_ctrl_c_during_bench_exits_130() -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "pysig", "bench", model_path("slow"), "--runs", "100000",
          "--warmup", "0"],
@@ -426,21 +426,10 @@ def test_ctrl_c_during_bench_exits_130(runtime: str) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )  # fmt: skip
-    assert process.stderr is not None
-    # tflite_runtime logs its XNNPACK line once the model is loaded, inside the command;
-    # LiteRT logs a line per compiled model, the first for the import-time check.
-    # (with LiteRT installed, its import-time check logs the same XNNPACK line first).
-    if runtime == "tflite":
-        marker, count = "Created TensorFlow Lite XNNPACK", len(INSTALLED_RUNTIMES)
-    else:
-        marker, count = "Flatbuffer model initialized", 2
-    for line in process.stderr:
-        count -= marker in line
-        if count == 0:
-            break
-    # Not a timing assertion: the outcome is the same wherever the signal lands; this just
-    # makes it land while calls are being timed (about 70 ms each), which is the case to test.
-    time.sleep(1.0)
+    # Not a timing assertion: the outcome is the same wherever the signal lands; the wait
+    # only makes it likely to land while calls are being timed (about 70 ms each), after
+    # the import and the model's load. Neither runtime prints anything to mark that point.
+    time.sleep(4.0)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=120)
     assert process.returncode == 130

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import httpx
+from _support import model_path
 
 SERVER_RUNTIME = "tflite"
 START_SECONDS = 120.0  # loading is slow on a busy 2-core machine
@@ -106,3 +108,14 @@ class Server:
             if metric == name and found == wanted:
                 return float(value)
         return 0.0
+
+
+def version_folder(base: Path, version: int, model: str) -> Path:
+    """``base/<version>/model.tflite``, written next to it and renamed in, as TF Serving
+    expects new versions to appear (atomically)."""
+    staging = base / f".staging-{version}"
+    staging.mkdir(parents=True)
+    shutil.copy(model_path(model), staging / "model.tflite")
+    target = base / str(version)
+    staging.rename(target)
+    return target

@@ -12,9 +12,8 @@ from typing import Any, Callable
 import httpx
 import numpy as np
 import orjson
-from _server import SERVER_RUNTIME, Server
+from _server import SERVER_RUNTIME, Server, version_folder
 from _support import model_path
-from conftest import version_folder
 
 import pysig
 
