@@ -3,7 +3,9 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <exception>
 #include <memory>
+#include <string>
 
 #include "core/dtypes.h"
 #include "core/runner.h"
@@ -28,7 +30,8 @@ PyObject* entry_point(Body&& body) {
   } catch (py::error_already_set& e) {
     e.restore();
   } catch (...) {
-    py::detail::translate_exception(std::current_exception());
+    // The registered translators too (see the module init), as pybind11's dispatcher does.
+    py::detail::try_translate_exceptions();
   }
   return nullptr;
 }
@@ -79,6 +82,26 @@ void install_call_slot(const py::type& cls) {
 }  // namespace
 
 PYBIND11_MODULE(_pysig, m) {
+  // A runtime's own C++ exception (LiteRT 2.3.0 throws one through its C API on some
+  // damaged models) becomes pysig's InvokeError rather than a bare RuntimeError;
+  // pybind11's and pysig's own exceptions pass on unchanged.
+  py::register_exception_translator([](std::exception_ptr error) {
+    try {
+      if (error) std::rethrow_exception(error);
+    } catch (const py::error_already_set&) {
+      throw;
+    } catch (const py::builtin_exception&) {
+      throw;
+    } catch (const std::bad_alloc&) {
+      throw;
+    } catch (const std::exception& e) {
+      const py::object cls = py::module_::import("pysig.errors").attr("InvokeError");
+      PyErr_SetString(cls.ptr(), (std::string("the runtime failed with its own error: ") +
+                                  e.what())
+                                     .c_str());
+    }
+  });
+
   m.doc() = "pysig's C++ core and its runtime backends (private: use the pysig package)";
 
   // Made by a backend's `session` factory.

@@ -13,6 +13,7 @@ import pytest
 from _support import model_path
 
 import pysig
+from pysig.runtime.choose import installed
 
 
 @pytest.fixture
@@ -196,6 +197,7 @@ def test_a_row_the_runtime_refuses_is_named() -> None:
     assert predictor(pd.DataFrame({"x": rows[:2]}))["index"].map(list).to_list() == [[0], [0]]
 
 
+@pytest.mark.skipif(not installed("tflite"), reason="string tensors need tflite-runtime")
 def test_a_failed_call_of_many_rows_names_them() -> None:
     # strings: GATHER of s at indices i; the rows run as one call, so the error covers them.
     # String tensors run on tflite only (LiteRT's refusal: see the test above).
