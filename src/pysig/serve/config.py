@@ -77,7 +77,7 @@ def _field(
     proto = _FIELD(
         name=name,
         number=number,
-        type=kind,  # type: ignore[arg-type]
+        type=kind,
         label=_FIELD.LABEL_REPEATED if repeated else _FIELD.LABEL_OPTIONAL,
     )
     if type_name:
