@@ -103,27 +103,9 @@ class Interpreter:
         op_resolver: str,
         runtime: str,
     ) -> None:
-        self._load_on_runtime(model, num_threads, delegates, op_resolver, runtime)
-        # Every construction option and the runtime "auto" chose: pickling rebuilds from these.
-        options = {
-            "num_threads": num_threads,
-            "delegates": delegates,
-            "op_resolver": op_resolver,
-            "runtime": runtime,
-        }
-        self._recipe: Recipe | None = Recipe(model, options, self.runtime)
-
-    def _load_on_runtime(
-        self,
-        model: Model,
-        num_threads: int | None,
-        delegates: Sequence[Any] | None,
-        op_resolver: str,
-        runtime: str,
-    ) -> None:
-        options = candidates(runtime, delegates)
-        for position, name in enumerate(options):
-            fallback = position + 1 < len(options)
+        tried = candidates(runtime, delegates)
+        for position, name in enumerate(tried):
+            fallback = position + 1 < len(tried)
             if name == "tflite":
                 from .runtime.tflite import build_interpreter
 
@@ -134,13 +116,21 @@ class Interpreter:
                     op_resolver=op_resolver,
                 )
                 self._attach(tflite, model.source, model.arg_reductions, model.file)
-                return
+                break
             try:
                 self._attach_litert(model, num_threads, op_resolver, check=fallback)
-                return
+                break
             except (UnsupportedOpError, UnsupportedTypeError):
                 if not fallback:
                     raise
+        # Every construction option and the runtime "auto" chose: pickling rebuilds from these.
+        options = {
+            "num_threads": num_threads,
+            "delegates": delegates,
+            "op_resolver": op_resolver,
+            "runtime": runtime,
+        }
+        self._recipe: Recipe | None = Recipe(model, options, self.runtime)
 
     def _attach_litert(
         self, model: Model, num_threads: int | None, op_resolver: str, check: bool
