@@ -5,6 +5,7 @@
 #include <string>
 
 #include "errors.h"
+#include "python_once.h"
 
 namespace pysig {
 
@@ -58,8 +59,8 @@ void Session::cancel() {
 std::string Session::take_error_text() const {
   if (closed()) return "";
   // Every runtime's text is made into sentences in one place, the same for all backends.
-  static py::handle as_sentences =
-      py::object(py::module_::import("pysig.runtime.messages").attr("as_sentences")).release();
+  const py::handle as_sentences = python_once(
+      [] { return py::module_::import("pysig.runtime.messages").attr("as_sentences"); });
   return as_sentences(backend_->take_error_text()).cast<std::string>();
 }
 

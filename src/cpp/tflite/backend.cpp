@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/errors.h"
+#include "core/python_once.h"
 
 namespace pysig::tflite_backend {
 
@@ -303,9 +304,8 @@ class TfliteBackend final : public core::Backend {
   Status cancel() override { return status_of(functions.cancel(interpreter_)); }
 
   std::string take_error_text() override {
-    static py::handle take = py::object(py::module_::import("pysig.runtime.tflite_errors")
-                                            .attr("take_error_text"))
-                                 .release();
+    const py::handle take = python_once(
+        [] { return py::module_::import("pysig.runtime.tflite_errors").attr("take_error_text"); });
     return take(owner_).cast<std::string>();
   }
 
