@@ -4,7 +4,8 @@ tflite-runtime 2.14 drops its delegates and keeps a stale memory plan when it
 refuses shapes while re-applying XNNPACK to a resized graph; the next call then
 crashed the process. Every sequence here runs in a child process, so that a crash
 fails the test instead of ending the suite, on both op resolvers; each good call
-after a refusal must return exactly what a fresh interpreter returns for it.
+after a refusal must return exactly what a fresh interpreter returns for it. So must
+a signature's calls after another signature of the same interpreter was resized.
 """
 
 from __future__ import annotations
@@ -150,6 +151,49 @@ step("add after", lambda: add(x=x, y=x))
     as_hex = {n: [str(a.dtype), list(a.shape), a.tobytes().hex()] for n, a in scaled.items()}
     assert steps[0][2] == steps[2][2] == as_hex
     assert steps[3][2]["sum"][2] == added["sum"].tobytes().hex()
+
+
+@pytest.mark.parametrize("resolver", RESOLVERS)
+def test_resizing_one_signature_leaves_the_others_running(resolver: str) -> None:
+    # Found by the sequence campaign: on tflite under XNNPACK, each resize of the
+    # dynamic-batch signature gave it new delegate kernels, which could move XNNPACK's
+    # workspace shared with the fixed-batch signature; its kernels, set up earlier, then
+    # ran in freed memory and the process aborted ("double free") at the next resize.
+    batches = [4, 7, 4, 2, 2]
+    steps = run_steps(f"""
+def image(shape):
+    return np.linspace(0.0, 1.0, int(np.prod(shape)), dtype=np.float32).reshape(shape)
+def images(n):
+    return image((n, 96, 96, 3))
+interp = pysig.Interpreter({model_path("image_classifier")!r}, op_resolver={resolver!r})
+fixed = interp.get_signature_runner("classify")
+dynamic = interp.get_signature_runner("classify_any")
+step("fixed, with a timeout", lambda: fixed.run({{"image": images(1)}}, timeout=5))
+step("fixed", lambda: fixed(image=images(1)))
+for n in {batches!r}:
+    step(f"dynamic {{n}}", lambda: dynamic(image=images(n)))
+step("fixed after", lambda: fixed(image=images(1)))
+step("dynamic 3", lambda: dynamic(image=images(3)))
+step("fixed, resized to its own shape", lambda: (
+    fixed.resize_input("image", [1, 96, 96, 3]), fixed(image=images(1)))[1])
+def through_views():
+    fixed.inputs["image"][...] = images(1)
+    fixed.invoke()
+    return {{"probabilities": fixed.outputs["probabilities"].copy()}}
+step("fixed through views", through_views)
+step("dynamic 7 again", lambda: dynamic(image=images(7)))
+step("fixed last", lambda: fixed(image=images(1)))
+""")
+
+    model = "image_classifier"
+    one = fresh(model, "classify", resolver, image=image((1, 96, 96, 3)))
+    by_batch = {
+        n: fresh(model, "classify_any", resolver, image=image((n, 96, 96, 3))) for n in (2, 3, 4, 7)
+    }
+    expected = (
+        [one] * 2 + [by_batch[n] for n in batches] + [one, by_batch[3], one, one, by_batch[7], one]
+    )
+    assert [s[1:] for s in steps] == expected
 
 
 @pytest.mark.parametrize("resolver", RESOLVERS)

@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <memory>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -88,13 +89,90 @@ std::vector<TfLiteDelegate*> applied_delegates(tflite::Subgraph* subgraph) {
   return delegates;
 }
 
+// The delegates each subgraph of one interpreter was prepared with, and the work of
+// giving a subgraph new delegate kernels; shared by the interpreter's graphs.
+//
+// tflite-runtime 2.14's XNNPACK delegate gives every subgraph it delegates one shared
+// workspace for their intermediate values. When it builds kernels for a subgraph (at
+// the allocation after a resize, and when pysig re-applies delegates) and that
+// subgraph needs more room, the workspace is allocated anew and the old one freed:
+// XNNPACK moves the other subgraphs' values along, but their operators keep the
+// addresses they were set up with, and tflite's side sets an operator up again only
+// when one of its tensors' addresses changes. So the next invocation of another
+// signature read and wrote freed memory, and the heap corruption aborted the process
+// later ("double free" when those kernels were freed), in plain tflite_runtime as in
+// pysig (image_classifier.tflite: resize one signature, call the other). Whenever
+// one subgraph gets new kernels, every other subgraph sharing a delegate with it gets
+// new ones as well, set up afresh at its next invocation.
+class Delegation {
+ public:
+  explicit Delegation(tflite::impl::Interpreter* interpreter) : interpreter_(interpreter) {
+    const size_t count = subgraph_count(interpreter);
+    for (size_t i = 0; i < count; ++i) {
+      delegates_.push_back(applied_delegates(subgraph_at(interpreter, i)));
+    }
+    undone_.assign(count, false);
+  }
+
+  // Resizing an input of a delegated subgraph undoes its delegates (their kernels are
+  // freed); its next allocation builds new ones.
+  void resized(size_t index) { undone_[index] = !delegates_[index].empty(); }
+
+  // After subgraph `index` was allocated with new kernels: the others sharing them.
+  tflite::StatusCode allocated(size_t index) {
+    if (!undone_[index]) return tflite::kStatusOk;
+    undone_[index] = false;
+    return rebuild_others(index);
+  }
+
+  // Back to the plain graph with memory planned anew (RemoveAllDelegates), then the
+  // recorded delegates applied again, as when the interpreter was built, and allocated;
+  // then the other subgraphs sharing a delegate with it.
+  tflite::StatusCode rebuild(size_t index) {
+    undone_[index] = false;
+    const auto status = rebuild_one(index);
+    return status == tflite::kStatusOk ? rebuild_others(index) : status;
+  }
+
+ private:
+  tflite::StatusCode rebuild_one(size_t index) {
+    auto* subgraph = subgraph_at(interpreter_, index);
+    auto status = functions.remove_all_delegates(subgraph);
+    for (auto* delegate : delegates_[index]) {
+      if (status == tflite::kStatusOk) status = functions.modify_graph_with_delegate(subgraph, delegate);
+    }
+    return status == tflite::kStatusOk ? functions.allocate(subgraph) : status;
+  }
+
+  tflite::StatusCode rebuild_others(size_t index) {
+    const auto& mine = delegates_[index];
+    for (size_t other = 0; other < delegates_.size(); ++other) {
+      // A subgraph whose delegates are undone has no kernels to keep up to date.
+      if (other == index || undone_[other]) continue;
+      const auto& theirs = delegates_[other];
+      const bool shared = std::any_of(mine.begin(), mine.end(), [&](TfLiteDelegate* d) {
+        return std::find(theirs.begin(), theirs.end(), d) != theirs.end();
+      });
+      if (!shared) continue;
+      const auto status = rebuild_one(other);
+      if (status != tflite::kStatusOk) return status;
+    }
+    return tflite::kStatusOk;
+  }
+
+  tflite::impl::Interpreter* interpreter_;
+  std::vector<std::vector<TfLiteDelegate*>> delegates_;  // by subgraph index
+  std::vector<bool> undone_;
+};
+
 // One signature: tensor handles are tensor indices in its subgraph.
 class TfliteGraph final : public core::Graph {
  public:
   TfliteGraph(py::object owner, tflite::impl::Interpreter* interpreter,
-              const core::GraphRequest& request)
+              std::shared_ptr<Delegation> delegation, const core::GraphRequest& request)
       : owner_(std::move(owner)),
         interpreter_(interpreter),
+        delegation_(std::move(delegation)),
         subgraph_index_(request.subgraph_index),
         arg_reductions_(request.arg_reductions) {
     subgraph_ = subgraph_at(interpreter, static_cast<size_t>(request.subgraph_index));
@@ -127,7 +205,6 @@ class TfliteGraph final : public core::Graph {
       }
     }
     for (const int index : inputs_) allocated_inputs_.emplace_back(index, dims_of(tensor_at(subgraph_, index)->dims));
-    delegates_ = applied_delegates(subgraph_);
   }
 
   TensorState tensor(int handle) const override {
@@ -148,6 +225,7 @@ class TfliteGraph final : public core::Graph {
   }
 
   Status resize(int handle, const std::vector<int>& dims, bool strict) override {
+    delegation_->resized(subgraph_index());
     try {
       return status_of(strict ? functions.resize_strict(subgraph_, handle, dims)
                               : functions.resize(subgraph_, handle, dims));
@@ -160,11 +238,11 @@ class TfliteGraph final : public core::Graph {
     try {
       const auto status = functions.allocate(subgraph_);
       if (status != tflite::kStatusOk) return status_of(status);
+      for (auto& [index, dims] : allocated_inputs_) dims = dims_of(tensor_at(subgraph_, index)->dims);
+      return status_of(delegation_->allocated(subgraph_index()));
     } catch (const std::bad_alloc&) {
       return Status::kOutOfMemory;
     }
-    for (auto& [index, dims] : allocated_inputs_) dims = dims_of(tensor_at(subgraph_, index)->dims);
-    return Status::kOk;
   }
 
   Status restore() override {
@@ -174,20 +252,12 @@ class TfliteGraph final : public core::Graph {
     // delegate), the delegates are dropped from the subgraph's list and the memory
     // plan still describes the delegated graph: the next allocation leaves tensors of
     // the plain graph without memory, and the next invocation crashes. So the shapes
-    // go back first, then the subgraph is planned anew without delegates
-    // (RemoveAllDelegates), then the same delegates are applied again, as when the
-    // interpreter was built.
+    // go back first, then the subgraph is rebuilt with the delegates it was built with.
     try {
       for (const auto& [index, dims] : allocated_inputs_) {
         if (functions.resize(subgraph_, index, dims) != tflite::kStatusOk) return Status::kError;
       }
-      auto status = functions.remove_all_delegates(subgraph_);
-      for (auto* delegate : delegates_) {
-        if (status == tflite::kStatusOk) {
-          status = functions.modify_graph_with_delegate(subgraph_, delegate);
-        }
-      }
-      return status_of(status == tflite::kStatusOk ? functions.allocate(subgraph_) : status);
+      return status_of(delegation_->rebuild(subgraph_index()));
     } catch (const std::bad_alloc&) {
       return Status::kOutOfMemory;
     }
@@ -201,6 +271,8 @@ class TfliteGraph final : public core::Graph {
       return Status::kOutOfMemory;
     }
   }
+
+  size_t subgraph_index() const { return static_cast<size_t>(subgraph_index_); }
 
   std::string refuse_shapes() const override {
     // tflite-runtime 2.14's ARG_MAX and ARG_MIN read past the end of an empty reduced
@@ -273,6 +345,7 @@ class TfliteGraph final : public core::Graph {
  private:
   py::object owner_;
   tflite::impl::Interpreter* interpreter_;
+  std::shared_ptr<Delegation> delegation_;
   tflite::Subgraph* subgraph_ = nullptr;
   // Null for the signature pysig synthesizes for a model without SignatureDefs:
   // that one runs through the interpreter's own Invoke().
@@ -280,9 +353,8 @@ class TfliteGraph final : public core::Graph {
   int subgraph_index_;
   core::ArgReductions arg_reductions_;
   // What restore() puts back: each input (tensor index) with its shape at the last
-  // allocation that succeeded, and the delegates the graph was resolved with.
+  // allocation that succeeded.
   std::vector<std::pair<int, std::vector<int>>> allocated_inputs_;
-  std::vector<TfLiteDelegate*> delegates_;
 };
 
 class TfliteBackend final : public core::Backend {
@@ -293,12 +365,18 @@ class TfliteBackend final : public core::Backend {
     if (functions.enable_cancellation(interpreter_) != tflite::kStatusOk) {
       raise("PysigError", "the runtime refused to enable cancellation");
     }
+    try {
+      delegation_ = std::make_shared<Delegation>(interpreter_);
+    } catch (const std::runtime_error& e) {
+      raise("AbiMismatchError", std::string("pysig's declarations of the tflite runtime do "
+                                            "not match the installed one: ") + e.what());
+    }
   }
 
   const char* runtime_name() const override { return "tflite"; }
 
   std::unique_ptr<core::Graph> open(const core::GraphRequest& request) override {
-    return std::make_unique<TfliteGraph>(owner_, interpreter_, request);
+    return std::make_unique<TfliteGraph>(owner_, interpreter_, delegation_, request);
   }
 
   Status cancel() override { return status_of(functions.cancel(interpreter_)); }
@@ -312,6 +390,7 @@ class TfliteBackend final : public core::Backend {
  private:
   py::object owner_;
   tflite::impl::Interpreter* interpreter_;
+  std::shared_ptr<Delegation> delegation_;
 };
 
 template <typename T>
