@@ -101,7 +101,7 @@ LITERT_GAPS: dict[tuple[str, str], tuple[type[Exception], str]] = {
     },
     ("zero_input", "constant"): (pysig.UnsupportedOpError, "raw read of a resource variable"),
     ("types", "strings"): (pysig.UnsupportedTypeError, "string tensors, which LiteRT"),
-    ("dynamic", "positives"): (pysig.InvokeError, "data-dependent shape"),
+    ("dynamic", "positives"): (pysig.UnsupportedOpError, "sized by the input values"),
     ("half_plus_three", "tensorflow/serving/classify"): (
         pysig.UnsupportedTypeError,
         "string tensors, which LiteRT",

@@ -19,7 +19,7 @@ from ..errors import ModelLoadError
 from . import schema
 from .flatbuffer import Buffer, FlatbufferError, Table, Vector
 from .graph import (
-    ArgReductions,
+    GraphFacts,
     InvalidModel,
     OperatorInfo,
     SubgraphInfo,
@@ -27,6 +27,7 @@ from .graph import (
     arg_reductions,
     check_graphs,
 )
+from .value_sized import value_sized
 
 # A tensor larger than this (2 GiB) is refused rather than allocated.
 MAX_TENSOR_BYTES = (1 << 31) - 1
@@ -36,10 +37,11 @@ _EXTERNAL_OFFSET_MIN = 2
 OPTIONAL_TENSOR = -1
 
 
-def verify_model(content: bytes, source: str) -> ArgReductions:
+def verify_model(content: bytes, source: str) -> GraphFacts:
     """Raise ModelLoadError naming ``source`` unless ``content`` is a sound TFLite model.
 
-    Returns each subgraph's ARG_MAX / ARG_MIN operators, for the runners' shape check.
+    Returns facts of each subgraph for the runners: its ARG_MAX / ARG_MIN operators (for
+    the shape check) and the tensors whose sizes depend on the input values.
     """
     try:
         return _ModelVerifier(content).verify()
@@ -54,7 +56,7 @@ class _ModelVerifier:
         self.buffer_sizes: list[int | None] = []  # bytes of constant data, None: none
         self.buffer_data: list[Vector | None] = []  # the data when inside the flatbuffer
 
-    def verify(self) -> ArgReductions:
+    def verify(self) -> GraphFacts:
         if self.buffer.size < 8:
             raise InvalidModel(f"{self.buffer.size} bytes is too short for a flatbuffer")
         model = self.buffer.root("model")
@@ -75,7 +77,7 @@ class _ModelVerifier:
         check_graphs(infos)
         self._metadata(model)
         self._signatures(model, [len(info.tensors) for info in infos])
-        return arg_reductions(infos)
+        return GraphFacts(arg_reductions(infos), value_sized(infos))
 
     def _required(self, table: Table, slot: int, element_size: int, name: str) -> Vector:
         vector = table.vector(slot, element_size, name.rsplit(".", 1)[-1])
