@@ -76,7 +76,7 @@ class _ModelVerifier:
         ]
         check_graphs(infos)
         self._metadata(model)
-        self._signatures(model, [len(info.tensors) for info in infos])
+        self._signatures(model, infos)
         return GraphFacts(arg_reductions(infos), value_sized(infos))
 
     def _required(self, table: Table, slot: int, element_size: int, name: str) -> Vector:
@@ -431,7 +431,7 @@ class _ModelVerifier:
             index = int(entry.scalar(schema.METADATA_BUFFER, "I"))
             _check_index(index, buffer_count, f"metadata {i}: its buffer", optional=False)
 
-    def _signatures(self, model: Table, tensor_counts: Sequence[int]) -> None:
+    def _signatures(self, model: Table, subgraphs: Sequence[SubgraphInfo]) -> None:
         signatures = model.vector(schema.MODEL_SIGNATURE_DEFS, 4, "signature_defs")
         for i in range(len(signatures) if signatures is not None else 0):
             signature = signatures.table(i)  # type: ignore[union-attr]
@@ -440,23 +440,40 @@ class _ModelVerifier:
             if key is None:
                 raise InvalidModel(f"{where} has no key")
             _text(key, f"{where}: its key")
-            subgraph = int(signature.scalar(schema.SIGNATURE_SUBGRAPH, "I"))
-            _check_index(subgraph, len(tensor_counts), f"{where}: its subgraph", optional=False)
+            index = int(signature.scalar(schema.SIGNATURE_SUBGRAPH, "I"))
+            _check_index(index, len(subgraphs), f"{where}: its subgraph", optional=False)
+            subgraph = subgraphs[index]
             for slot, name in (
                 (schema.SIGNATURE_INPUTS, "inputs"),
                 (schema.SIGNATURE_OUTPUTS, "outputs"),
             ):
                 entries = self._required(signature, slot, 4, f"{where}.{name}")
+                aliases: set[bytes] = set()
+                tensors: set[int] = set()
                 for j in range(len(entries)):
                     entry = entries.table(j)
                     alias = entry.string(schema.TENSOR_MAP_NAME, "name")
                     if alias is None:
                         raise InvalidModel(f"{where}: {name} {j} has no name")
                     _text(alias, f"{where}: the name of {name} {j}")
+                    if alias in aliases:
+                        raise InvalidModel(f"{where}: two {name} are named {alias.decode()!r}")
+                    aliases.add(alias)
                     tensor = int(entry.scalar(schema.TENSOR_MAP_INDEX, "I"))
                     _check_index(
-                        tensor, tensor_counts[subgraph], f"{where}: its {name}", optional=False
+                        tensor, len(subgraph.tensors), f"{where}: its {name}", optional=False
                     )
+                    if name == "inputs":
+                        # Calls write into input tensors: a constant's memory is the model's
+                        # own bytes, and two names for one tensor would overwrite each other.
+                        if tensor not in subgraph.inputs:
+                            raise InvalidModel(
+                                f"{where}: input {j} is tensor {tensor}, which is not an input "
+                                f"of subgraph {index}"
+                            )
+                        if tensor in tensors:
+                            raise InvalidModel(f"{where}: two inputs are the same tensor {tensor}")
+                        tensors.add(tensor)
 
 
 def _positive_options(code: int, options_type: int, options: Table | None, where: str) -> None:
