@@ -285,3 +285,37 @@ step("invoke after", lambda: (runner.invoke(), None)[1])
     assert steps[0][1:3] == ["refused", "InvokeError"]
     assert "none have been written" in steps[0][3]
     assert steps[1][1] == steps[2][1] == "ran"
+
+
+@pytest.mark.parametrize("resolver", RESOLVERS)
+def test_strings_beyond_what_a_string_tensor_holds_are_refused(resolver: str, runtime: str) -> None:
+    # A string tensor counts its bytes and offsets in int32: past 2**31 - 1 bytes in all,
+    # tflite-runtime 2.14's SetTensor wrote out of bounds (SIGSEGV) or dropped strings.
+    # The same 64 MiB bytes object 33 times: over the limit, with 64 MiB of memory.
+    steps = run_steps(f"""
+runner = pysig.Interpreter({model_path("types")!r}, op_resolver={resolver!r}
+                           ).get_signature_runner("strings")
+chunk = b"x" * 2**26
+indices = np.array([1, 0], np.int32)
+def good():
+    picked = runner(s=[b"alpha", b"beta", b"gamma"], i=indices)["picked"]
+    return {{"picked": np.frombuffer(b"|".join(picked.tolist()), np.uint8)}}
+step("good", good)
+step("2 GiB of strings", lambda: runner(s=[chunk] * 33, i=indices))
+step("good after", good)
+many = np.broadcast_to(np.array(b"", dtype=object), (2**29,))
+step("2**29 empty strings", lambda: runner(s=many, i=indices))
+step("resized to 2**29 strings", lambda: runner.resize_input("s", [2**29]))
+step("good last", good)
+""")
+    gap = runtime_gap(runtime, "types", "strings")
+    if gap:  # every call refused with LiteRT's clear error (the resize alone may pass)
+        assert {tuple(steps[i][1:3]) for i in (0, 1, 2, 3, 5)} == {("refused", gap[0].__name__)}
+        return
+    picked = b"|".join([b"beta", b"alpha"])
+    good = ["ran", {"picked": ["uint8", [len(picked)], picked.hex()]}]
+    assert [steps[i][1:] for i in (0, 2, 5)] == [good] * 3
+    assert [steps[i][1:3] for i in (1, 3, 4)] == [["refused", "InputShapeError"]] * 3
+    assert "2,147,483,647 bytes of strings" in steps[1][3]
+    # Within this machine's memory (pointer-sized items), beyond the string count.
+    assert all("string tensor holds" in steps[i][3] or "memory" in steps[i][3] for i in (3, 4))

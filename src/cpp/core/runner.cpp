@@ -111,6 +111,20 @@ void copy_bytes(void* target, const void* source, size_t nbytes) {
   }
 }
 
+// A string tensor is one buffer: an int32 count, int32 offsets (one per string and
+// one for the end) and the bytes. The runtime sizes and offsets it in int32, so beyond
+// this many bytes in all tflite-runtime 2.14's SetTensor wrote out of bounds (SIGSEGV,
+// as in plain tflite_runtime) or dropped strings.
+constexpr size_t kMostStringTensorBytes = std::numeric_limits<int32_t>::max();
+constexpr size_t kStringHeaderBytes = 2 * sizeof(int32_t);
+constexpr size_t kMostStrings = (kMostStringTensorBytes - kStringHeaderBytes) / sizeof(int32_t);
+
+std::string with_commas(size_t value) {
+  std::string digits = std::to_string(value);
+  for (size_t i = digits.size(); i > 3; i -= 3) digits.insert(i - 3, ",");
+  return digits;
+}
+
 size_t physical_memory() {
   static const size_t bytes = static_cast<size_t>(sysconf(_SC_PHYS_PAGES)) *
                               static_cast<size_t>(sysconf(_SC_PAGESIZE));
@@ -220,7 +234,32 @@ std::vector<int> Runner::checked_dims(const Slot& slot, const py::ssize_t* shape
                                 " would need more than this machine's " +
                                 std::to_string(limit >> 20) + " MiB of memory");
   }
+  // Within memory, so the count fits: strings are pointer-sized items here.
+  const size_t strings = empty ? 0 : bytes / static_cast<size_t>(slot.dtype.itemsize());
+  if (!slot.numeric && strings > kMostStrings) {
+    fail("InputShapeError", "input '" + slot.name + "' of shape " + shape_text(dims) +
+                                " would hold " + with_commas(strings) +
+                                " strings; a TensorFlow Lite string tensor holds at most " +
+                                with_commas(kMostStrings) + " (its offsets are int32)");
+  }
   return dims;
+}
+
+void Runner::check_string_bytes(const Slot& slot, const py::object& array) const {
+  // The staged array is C-contiguous, of bytes objects only (the conversion made it).
+  const auto& proxy = *py::detail::array_proxy(array.ptr());
+  const size_t count = element_count(proxy);
+  auto* const* items = reinterpret_cast<PyObject* const*>(proxy.data);
+  size_t bytes = kStringHeaderBytes + sizeof(int32_t) * count;
+  for (size_t i = 0; i < count && bytes <= kMostStringTensorBytes; ++i) {
+    bytes += static_cast<size_t>(PyBytes_GET_SIZE(items[i]));
+  }
+  if (bytes > kMostStringTensorBytes) {
+    fail("InputShapeError", "input '" + slot.name + "' holds more than " +
+                                with_commas(kMostStringTensorBytes) +
+                                " bytes of strings with their offsets, the most a TensorFlow "
+                                "Lite string tensor holds (its offsets are int32)");
+  }
 }
 
 void Runner::check_inputs(const py::dict& inputs) const {
@@ -259,7 +298,9 @@ py::object Runner::stage_input(const Slot& slot, py::handle value) {
       return py::reinterpret_borrow<py::object>(value);
     }
   }
-  return coerce_(value, slot.dtype, label_, slot.name);
+  py::object staged = coerce_(value, slot.dtype, label_, slot.name);
+  if (!slot.numeric) check_string_bytes(slot, staged);
+  return staged;
 }
 
 void Runner::resize_locked(const Slot& slot, const std::vector<int>& dims, bool strict) {

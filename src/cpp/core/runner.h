@@ -73,6 +73,8 @@ class Runner {
   // The shape as the runtime's int32 dimensions; refuses shapes too big for memory.
   std::vector<int> checked_dims(const Slot& slot, const pybind11::ssize_t* shape,
                                 size_t rank) const;
+  // Refuses strings a string tensor cannot hold; `array` is a staged string input.
+  void check_string_bytes(const Slot& slot, const pybind11::object& array) const;
   void check_inputs(const pybind11::dict& inputs) const;
   void check_runnable() const;
   pybind11::object stage_input(const Slot& slot, pybind11::handle value);
