@@ -29,6 +29,8 @@ OTHER_STEPS = ("view", "drop_views", "resize", "huge_resize", "invoke", "cancel"
 UNREPEATABLE = frozenset({"invoke", "timeout"})
 # Beyond the runtime's int32 dimensions, so never an allocation a child could attempt.
 HUGE_DIMS = (2**31, 2**32 + 3, 2**40)
+# More bytes than a string tensor's int32 offsets count, as references to one 64 MiB object.
+HUGE_STRING_CHUNK, HUGE_STRING_COUNT = 2**26, 33
 MIN_STEPS, MAX_STEPS = 4, 12
 # The models no runtime here can load (a custom op, Flex ops) have no calls to make.
 UNLOADABLE = frozenset({"custom_op.tflite", "flex_encode_decode.tflite"})
@@ -109,7 +111,9 @@ def _bad_inputs(spec: Spec, key: str, kind: str, rng: np.random.Generator) -> di
             shape[axis] = HUGE_DIMS[int(rng.integers(len(HUGE_DIMS)))]
     else:
         shape = [0] if kind == "zero_dim" else [3]
-    if kind == "huge_dim" and shape:
+    if kind == "huge_dim" and value.dtype == np.dtype(object) and rng.random() < 0.5:
+        inputs[name] = np.array([b"x" * HUGE_STRING_CHUNK] * HUGE_STRING_COUNT, dtype=object)
+    elif kind == "huge_dim" and shape:
         inputs[name] = np.broadcast_to(value.reshape(-1)[:1].reshape(()), shape)
     else:
         inputs[name] = _good_value(value.dtype, tuple(shape), rng)
