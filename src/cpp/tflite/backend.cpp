@@ -139,7 +139,9 @@ class Delegation {
     auto* subgraph = subgraph_at(interpreter_, index);
     auto status = functions.remove_all_delegates(subgraph);
     for (auto* delegate : delegates_[index]) {
-      if (status == tflite::kStatusOk) status = functions.modify_graph_with_delegate(subgraph, delegate);
+      if (status == tflite::kStatusOk) {
+        status = functions.modify_graph_with_delegate(subgraph, delegate);
+      }
     }
     return status == tflite::kStatusOk ? functions.allocate(subgraph) : status;
   }
@@ -238,7 +240,9 @@ class TfliteGraph final : public core::Graph {
     try {
       const auto status = functions.allocate(subgraph_);
       if (status != tflite::kStatusOk) return status_of(status);
-      for (auto& [index, dims] : allocated_inputs_) dims = dims_of(tensor_at(subgraph_, index)->dims);
+      for (auto& [index, dims] : allocated_inputs_) {
+        dims = dims_of(tensor_at(subgraph_, index)->dims);
+      }
       return status_of(delegation_->allocated(subgraph_index()));
     } catch (const std::bad_alloc&) {
       return Status::kOutOfMemory;
