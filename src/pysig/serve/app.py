@@ -8,6 +8,7 @@ client sends can stop the server.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any, Awaitable, Callable, Dict
@@ -32,6 +33,7 @@ Receive = Callable[[], Awaitable[Dict[str, Any]]]
 Send = Callable[[Dict[str, Any]], Awaitable[None]]
 
 _JSON = b"application/json"
+_THREAD_BYTES = 64 << 10
 
 
 class _ClientGone(Exception):
@@ -154,7 +156,13 @@ class App:
         if target.api == "metadata":
             return self.manager.resolve(target.model, target.version, target.label).metadata
         if target.api == "predict":
-            numeric = numeric_body.read(body)
+            if len(body) > _THREAD_BYTES:
+                # The reader holds no GIL: bodies this large are read on worker threads, so
+                # several are read at once and the event loop keeps answering meanwhile.
+                loop = asyncio.get_running_loop()
+                numeric = await loop.run_in_executor(None, numeric_body.read, body)
+            else:
+                numeric = numeric_body.read(body)
             if numeric is not None:
                 return await self._call(
                     target,
