@@ -103,15 +103,25 @@ def assert_same_results(
             assert_bitwise_equal(compiled, expected)
 
 
+def unpack(content: bytes) -> Any:
+    """The model as the schema's object API holds it (a ModelT)."""
+    return libraries()[1].ModelT.InitFromPackedBuf(content, 0)
+
+
+def pack(model: Any) -> bytes:
+    """A ModelT packed plainly by the flatbuffers library, as tools other than pysig do."""
+    flatbuffers, _ = libraries()
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
 def everything_but_signatures(content: bytes) -> bytes:
     """The model without its SignatureDefs, packed by the schema's object API: equal for
     two files exactly when their graphs, weights and metadata are equal."""
-    flatbuffers, fb = libraries()
-    model = fb.ModelT.InitFromPackedBuf(content, 0)
+    model = unpack(content)
     model.signatureDefs = None
-    builder = flatbuffers.Builder(len(content))
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
+    return pack(model)
 
 
 def test_every_runtime_of_the_suite_is_installed() -> None:
@@ -211,15 +221,13 @@ def test_a_signature_must_give_every_output_of_its_subgraph() -> None:
 
 
 def test_a_partial_signature_written_elsewhere_is_a_clear_error_on_litert(runtime: str) -> None:
-    flatbuffers, fb = libraries()
-    model = fb.ModelT.InitFromPackedBuf(read("mediapipe_style"), 0)
+    _, fb = libraries()
+    model = unpack(read("mediapipe_style"))
     signature, image, boxes = fb.SignatureDefT(), fb.TensorMapT(), fb.TensorMapT()
     image.name, image.tensorIndex, boxes.name, boxes.tensorIndex = b"image", 0, b"boxes", 9
     signature.signatureKey, signature.inputs, signature.outputs = b"boxes_only", [image], [boxes]
     model.signatureDefs = [signature]
-    builder = flatbuffers.Builder(1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    partial = bytes(builder.Output())
+    partial = pack(model)
     if runtime == "litert":
         with pytest.raises(
             pysig.ModelLoadError, match="1 of 2 outputs of subgraph 0, and LiteRT loads only"
@@ -380,24 +388,19 @@ def test_writing_over_the_input_needs_asking(tmp_path: Path) -> None:
 def with_external_buffers(content: bytes) -> bytes:
     """``content`` rewritten the way models above 2 GiB are stored: every constant's data
     after the flatbuffer, located by each Buffer's offset and size."""
-    flatbuffers, fb = libraries()
-    model = fb.ModelT.InitFromPackedBuf(content, 0)
+    model = unpack(content)
     blobs = []
     for buffer in model.buffers:
         if buffer.data is not None and len(buffer.data):
             blobs.append((buffer, bytes(buffer.data)))
             buffer.data, buffer.offset, buffer.size = None, 1, len(buffer.data)
-    builder = flatbuffers.Builder(1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    head = bytearray(builder.Output())
+    head = pack(model)
     tail = bytearray()
     start = -(-len(head) // 16) * 16
     for buffer, blob in blobs:
         buffer.offset = start + len(tail)
         tail += blob + b"\0" * (-len(blob) % 16)
-    builder = flatbuffers.Builder(1024)  # the same size: offsets are fixed-size fields
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    head = bytearray(builder.Output())
+    head = pack(model)  # the same size: offsets are fixed-size fields
     assert -(-len(head) // 16) * 16 == start
     return bytes(head + b"\0" * (start - len(head)) + tail)
 
@@ -453,59 +456,26 @@ def test_cli_lists_signatures(run: Run) -> None:
 
 def test_cli_combines_edits_in_order(run: Run, tmp_path: Path) -> None:
     out_path = tmp_path / "out.tflite"
-    status, out, err = run(
-        "signatures",
-        model_path("multi_signature"),
-        "-o",
-        str(out_path),
-        "--rename",
-        "add=plus",
-        "--rename-input",
-        "plus:x=left",
-        "--rename-output",
-        "mul:product=p",
-        "--remove",
-        "negate",
-        "--add",
-        "sum2",
-        "--subgraph",
-        str(inspect_model(model_path("multi_signature")).signatures["add"].subgraph_index),
-        "--input",
-        "first=add_x:0",
-        "--input",
-        "second=add_y:0",
-        "--output",
-        "s=0",
-    )
+    subgraph = inspect_model(model_path("multi_signature")).signatures["add"].subgraph_index
+
+    def edit(output: str, *more: str) -> tuple[int, str, str]:
+        return run(
+            "signatures",
+            model_path("multi_signature"),
+            "-o",
+            str(out_path),
+            *("--rename", "add=plus", "--rename-input", "plus:x=left"),
+            *("--rename-output", "mul:product=p", "--remove", "negate"),
+            *("--add", "sum2", "--subgraph", str(subgraph)),
+            *("--input", "first=add_x:0", "--input", "second=add_y:0", "--output", output),
+            *more,
+        )
+
+    status, out, err = edit("s=0")
     assert status == 2, (out, err)  # tensor 0 is an input, not an output: nothing written
     assert "is not an output" in err
     assert not out_path.exists()
-    status, out, err = run(
-        "signatures",
-        model_path("multi_signature"),
-        "-o",
-        str(out_path),
-        "--rename",
-        "add=plus",
-        "--rename-input",
-        "plus:x=left",
-        "--rename-output",
-        "mul:product=p",
-        "--remove",
-        "negate",
-        "--add",
-        "sum2",
-        "--subgraph",
-        str(inspect_model(model_path("multi_signature")).signatures["add"].subgraph_index),
-        "--input",
-        "first=add_x:0",
-        "--input",
-        "second=add_y:0",
-        "--output",
-        "s=PartitionedCall:0",
-        "--rename",
-        "sum2=add2",
-    )
+    status, out, err = edit("s=PartitionedCall:0", "--rename", "sum2=add2")
     assert status == 0, err
     assert f"wrote {out_path}" in out
     expected = {
