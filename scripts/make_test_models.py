@@ -452,39 +452,44 @@ def make_custom_op() -> bytes:
 # ------------------------------------------------------------------- keras_dense
 
 
+def convert_keras(seed: int, layers: Callable[[], list[Any]]) -> bytes:
+    """A Keras Sequential model of ``layers()``, its weights drawn after seeding with
+    ``seed`` (so every run gives the same), converted as Keras users do (one
+    ``serving_default`` signature)."""
+    tf.keras.utils.set_random_seed(seed)
+    model = tf.keras.Sequential(layers())
+    return bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+
+
 def make_keras_dense() -> bytes:
-    # The model from the "Signatures in TensorFlow Lite" guide; seeded so the
-    # initial weights are the same on every run. With many seeds both output
-    # weights come out negative and the final relu returns 0 for every input;
+    # The model from the "Signatures in TensorFlow Lite" guide. With many seeds both
+    # output weights come out negative and the final relu returns 0 for every input;
     # with this one about 2 in 3 random inputs give a non-zero output.
-    tf.keras.utils.set_random_seed(KERAS_SEED)
-    model = tf.keras.Sequential(
-        [
+    return convert_keras(
+        KERAS_SEED,
+        lambda: [
             tf.keras.layers.Dense(2, input_dim=4, activation="relu", name="x"),
             tf.keras.layers.Dense(1, activation="relu", name="output"),
-        ]
+        ],
     )
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    return bytes(converter.convert())
 
 
 # ------------------------------------------------------------------------ conv
 
 
 def make_conv() -> bytes:
-    tf.keras.utils.set_random_seed(SEED)
     layers = tf.keras.layers
-    model = tf.keras.Sequential(
-        [
+    return convert_keras(
+        SEED,
+        lambda: [
             tf.keras.Input((32, 32, 3), name="image"),
             layers.Conv2D(8, 3, strides=2, padding="same", activation="relu6"),
             layers.DepthwiseConv2D(3, padding="same", activation="relu6"),
             layers.Conv2D(16, 1, activation="relu6"),
             layers.GlobalAveragePooling2D(),
             layers.Dense(4, activation="softmax", name="scores"),
-        ]
+        ],
     )
-    return bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
 
 
 # ------------------------------------------------------------- flex_encode_decode
@@ -714,6 +719,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         write(DEMO_PATH, make_demo())
     for name, make in TEST_MODELS.items():
         if not args.names or name in args.names:
+            # Keras numbers the layers it names (sequential_1...) per process, and the
+            # names end up in the file: each model starts from a clean slate, as alone.
+            tf.keras.backend.clear_session()
             write(args.out_dir / f"{name}.tflite", make())
 
 
