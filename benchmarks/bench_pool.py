@@ -19,7 +19,6 @@ pool/ceiling is taken within each round, then its median across rounds is report
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import multiprocessing as mp
 import os
 import resource
@@ -34,7 +33,7 @@ from typing import Any, Callable, Iterator, NamedTuple, Sequence
 import numpy as np
 
 import pysig
-from pysig.bench.report import environment_markdown, format_rate, machine, versions
+from pysig.bench.report import format_rate, machine, results_heading, versions
 from pysig.pool import Pool, usable_cpus
 
 HERE = Path(__file__).resolve().parent
@@ -322,20 +321,11 @@ def table_lines(report: dict[str, Any]) -> list[str]:
 
 
 def markdown(report: dict[str, Any], command: str) -> str:
-    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     n = report["n"]
-    before, after = (
-        ", ".join(f"{value:.2f}" for value in loads)
-        for loads in (report["load_before"], report["machine"]["load_average"])
-    )
     return "\n".join(
         [
-            "# pysig.Pool scaling results",
-            "",
-            f"Written by `benchmarks/bench_pool.py` on {now}: `{command}`.",
-            "",
-            environment_markdown(report),
-            f"- usable CPUs (N): {n}; load average (1, 5, 15 min) before: {before}; after: {after}",
+            *results_heading("pysig.Pool scaling results", "bench_pool.py", command, report),
+            f"- usable CPUs (N): {n}",
             "",
             "Model: MobileNetV2, float32, random weights (`benchmarks/make_models.py`), one",
             "1x224x224x3 input. Every configuration ran once in each of the rounds, each time",

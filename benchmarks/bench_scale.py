@@ -28,7 +28,6 @@ benchmarks/SCALE_RESULTS.md.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import multiprocessing as mp
 import os
 import statistics
@@ -45,7 +44,7 @@ import ray
 import ray.data
 
 import pysig
-from pysig.bench.report import environment_markdown, format_rate, machine, versions
+from pysig.bench.report import format_rate, machine, results_heading, versions
 
 HERE = Path(__file__).resolve().parent
 MODEL = HERE / ".models" / "mobilenet_v2.tflite"
@@ -238,19 +237,15 @@ def table_lines(report: dict[str, Any]) -> list[str]:
 
 
 def markdown(report: dict[str, Any], command: str) -> str:
-    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    before, after = (
-        ", ".join(f"{value:.2f}" for value in loads)
-        for loads in (report["load_before"], report["machine"]["load_average"])
-    )
     return "\n".join(
         [
-            "# Batch inference scaling results",
-            "",
-            f"Written by `benchmarks/bench_scale.py` on {now}: `{command}`.",
-            "",
-            environment_markdown(report) + f", ray {report['versions']['ray']}",
-            f"- load average (1, 5, 15 min) before: {before}; after: {after}",
+            *results_heading(
+                "Batch inference scaling results",
+                "bench_scale.py",
+                command,
+                report,
+                f", ray {report['versions']['ray']}",
+            ),
             "",
             (
                 f"Model: MobileNetV2, float32, random weights (`benchmarks/make_models.py`); "

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Tuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,6 +20,8 @@ MODELS = Path(__file__).parent / "models"
 INSTALLED_RUNTIMES = tuple(name for name in ("tflite", "litert") if installed(name))
 # Whose Interpreter is the reference for facts both runtimes share (names, details).
 REFERENCE_RUNTIME = INSTALLED_RUNTIMES[0]
+# The `run` fixture: `pysig ARGS...` in-process, giving (exit status, stdout, stderr).
+Run = Callable[..., Tuple[int, str, str]]
 
 
 def reference_interpreter_class(runtime: str) -> Any:
@@ -99,7 +101,7 @@ LITERT_GAPS: dict[tuple[str, str], tuple[type[Exception], str]] = {
     },
     ("zero_input", "constant"): (pysig.UnsupportedOpError, "raw read of a resource variable"),
     ("types", "strings"): (pysig.UnsupportedTypeError, "string tensors, which LiteRT"),
-    ("dynamic", "positives"): (pysig.InvokeError, "data-dependent shape"),
+    ("dynamic", "positives"): (pysig.UnsupportedOpError, "sized by the input values"),
     ("half_plus_three", "tensorflow/serving/classify"): (
         pysig.UnsupportedTypeError,
         "string tensors, which LiteRT",

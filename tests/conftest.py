@@ -13,8 +13,9 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
-from _support import INSTALLED_RUNTIMES, model_path
+from _support import INSTALLED_RUNTIMES, Run, model_path
 
+from pysig import cli
 from pysig.runtime import choose
 
 
@@ -57,3 +58,18 @@ def open_model() -> Callable[..., pysig.Interpreter]:
         return pysig.Interpreter(model_path(name), **options)
 
     return open_
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str]) -> Run:
+    """`pysig ARGS...` in-process: (exit status, stdout, stderr)."""
+
+    def run_(*args: str) -> tuple[int, str, str]:
+        try:
+            status = cli.main(list(args))
+        except SystemExit as exit_:
+            status = exit_.code if isinstance(exit_.code, int) else 1
+        captured = capsys.readouterr()
+        return status, captured.out, captured.err
+
+    return run_

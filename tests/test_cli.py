@@ -14,13 +14,14 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Tuple
+from typing import Any
 
 import numpy as np
 import pytest
 from _support import (
     INSTALLED_RUNTIMES,
     MODELS,
+    Run,
     assert_bitwise_equal,
     model_path,
     reference_interpreter_class,
@@ -32,8 +33,6 @@ import pysig
 from pysig import cli
 from pysig.model import inspect_model
 from pysig.runtime.ops import installed_runtimes
-
-Run = Callable[..., Tuple[int, str, str]]
 
 ALL_MODELS = sorted(path.stem for path in MODELS.glob("*.tflite"))
 # Signatures that random inputs cannot run: gather needs valid indices.
@@ -56,21 +55,6 @@ REFERENCES = {
     "ratio_to_tflite_signature_runner": "tflite",
     "ratio_to_litert_signature_runner": "litert",
 }
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str]) -> Run:
-    """`pysig ARGS...` in-process: (exit status, stdout, stderr)."""
-
-    def run_(*args: str) -> tuple[int, str, str]:
-        try:
-            status = cli.main(list(args))
-        except SystemExit as exit_:
-            status = exit_.code if isinstance(exit_.code, int) else 1
-        captured = capsys.readouterr()
-        return status, captured.out, captured.err
-
-    return run_
 
 
 def python_m_pysig(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -491,7 +475,7 @@ def test_bad_arguments_exit_2(run: Run, args: list[str], message: str) -> None:
 def test_bench_needs_a_signature_for_models_with_several(run: Run) -> None:
     status, _, err = run("bench", model_path("multi_signature"), "--runs", "5")
     assert status == 2
-    assert "choose one with --signature ('add', 'mul', 'negate')" in err
+    assert "choose one with --signature: the model has 3 signatures ('add', 'mul', 'negate')" in err
 
 
 def test_plot_without_matplotlib_exits_2(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:

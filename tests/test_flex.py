@@ -5,13 +5,11 @@ sys.path stands for an installed TensorFlow of the wrong version."""
 from __future__ import annotations
 
 import importlib.util
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-from _support import model_path
+from _support import model_path, run_python
 
 import pysig
 from pysig.model import inspect_model
@@ -44,15 +42,10 @@ def fake_tensorflow(root: Path, version: str, library: bytes = b"not a library")
     return root
 
 
-def run_python(code: str, site: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_with_site(code: str, site: Path | None = None) -> str:
+    """What ``code`` prints in a child interpreter that sees ``site`` first."""
     prelude = f"import sys; sys.path.insert(0, {str(site)!r})\n" if site else ""
-    return subprocess.run(
-        [sys.executable, "-c", prelude + textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_python(prelude + textwrap.dedent(code), timeout=120)
 
 
 # Flex ops run on the tflite runtime only; these tests are of its TensorFlow checks.
@@ -97,9 +90,8 @@ def test_without_tensorflow_the_error_names_the_ops_and_the_extra() -> None:
 def test_wrong_tensorflow_version_is_refused_without_importing_it(tmp_path: Path) -> None:
     _no_tensorflow()
     site = fake_tensorflow(tmp_path, "2.18.0")
-    result = run_python(LOAD_FLEX, site)
-    assert result.returncode == 0, result.stderr
-    ops, message = result.stdout.splitlines()
+    out = run_with_site(LOAD_FLEX, site)
+    ops, message = out.splitlines()
     assert ops == str(FLEX_OPS)
     assert "TensorFlow 2.18.0 is installed" in message
     assert "only TensorFlow 2.14.x matches tflite-runtime 2.14.0" in message
@@ -110,22 +102,20 @@ def test_wrong_tensorflow_version_is_refused_without_importing_it(tmp_path: Path
 def test_an_imported_tensorflow_of_another_version_is_refused() -> None:
     _no_tensorflow()
     # The runtime would take the Flex delegate of whatever TensorFlow is already loaded.
-    result = run_python(
+    out = run_with_site(
         "import sys, types\n"
         "sys.modules['tensorflow'] = types.SimpleNamespace(__version__='2.18.0')\n"
         + textwrap.dedent(LOAD_FLEX)
     )
-    assert result.returncode == 0, result.stderr
-    assert "TensorFlow 2.18.0 is already imported in this process" in result.stdout
+    assert "TensorFlow 2.18.0 is already imported in this process" in out
 
 
 @needs_tflite
 def test_a_tensorflow_library_that_does_not_load_is_reported(tmp_path: Path) -> None:
     _no_tensorflow()
     site = fake_tensorflow(tmp_path, "2.14.1")
-    result = run_python(LOAD_FLEX, site)
-    assert result.returncode == 0, result.stderr
-    message = result.stdout.splitlines()[1]
+    out = run_with_site(LOAD_FLEX, site)
+    message = out.splitlines()[1]
     assert "_pywrap_tensorflow_internal.so could not be loaded" in message
     assert "FlexAsString, FlexStringToNumber" in message
 
@@ -138,13 +128,13 @@ def test_tensorflow_without_distribution_metadata_is_refused(tmp_path: Path) -> 
         for file in info.iterdir():
             file.unlink()
         info.rmdir()
-    result = run_python(LOAD_FLEX, site)
-    assert "has no installed distribution" in result.stdout, result.stderr
+    out = run_with_site(LOAD_FLEX, site)
+    assert "has no installed distribution" in out
 
 
 def test_models_without_flex_ops_never_look_for_tensorflow(tmp_path: Path) -> None:
     site = fake_tensorflow(tmp_path, "2.18.0")
-    result = run_python(
+    out = run_with_site(
         """
         import pysig
         from pysig.runtime import flex
@@ -153,8 +143,7 @@ def test_models_without_flex_ops_never_look_for_tensorflow(tmp_path: Path) -> No
         """,
         site,
     )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[[2.0, 3.0, 4.0, 5.0]] None"
+    assert out.strip() == "[[2.0, 3.0, 4.0, 5.0]] None"
 
 
 def test_other_runtimes_say_flex_needs_the_tflite_runtime() -> None:

@@ -42,6 +42,11 @@ def _signature(content: bytes, index: int) -> Table:
     return Buffer(content).root("model").vector(7, 4, "signatures").table(index)  # type: ignore[union-attr]
 
 
+def _signature_input(index: int) -> Table:
+    """Input `index` of the demo's first signature (`add`: x and y, both one letter)."""
+    return _signature(DEMO, 0).vector(0, 4, "inputs").table(index)  # type: ignore[union-attr]
+
+
 def _field(table: Table, slot: int, size: int = 4) -> int:
     position = table.field_position(slot, size)
     assert position, f"the model does not store field {slot} of {table.what}"
@@ -147,6 +152,25 @@ DAMAGE: dict[str, tuple[Callable[[], bytes], str]] = {
             "<I",  # type: ignore[union-attr]
         ),
         "index 77 is out of range",
+    ),
+    "signature inputs sharing a tensor": (
+        lambda: _patch(
+            DEMO, _field(_signature_input(0), 1), _signature_input(1).scalar(1, "I"), "<I"
+        ),
+        "two inputs are the same tensor",
+    ),
+    "signature input that is not a subgraph input": (
+        lambda: _patch(DEMO, _field(_signature_input(0), 1), 2, "<I"),
+        "which is not an input of subgraph 0",
+    ),
+    "signature names used twice": (
+        lambda: _patch(
+            DEMO,
+            _signature_input(1).vector(0, 1, "name").start,  # type: ignore[union-attr]
+            DEMO[_signature_input(0).vector(0, 1, "name").start],  # type: ignore[union-attr]
+            "<B",
+        ),
+        "two inputs are named",
     ),
     "control flow without options": (
         lambda: _patch(

@@ -13,17 +13,15 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 import pytest
-from _support import assert_bitwise_equal, model_path, random_value, runtime_gap
+from _support import Run, assert_bitwise_equal, model_path, random_value, runtime_gap
 from test_model_file import assert_same_details
 
 import pysig
-from pysig import cli
 from pysig.model import SignatureEditor, inspect_model
 from pysig.model.writer import libraries
 from pysig.runtime.ops import installed_runtimes
 
 RUNTIMES = installed_runtimes()
-Run = Callable[..., "tuple[int, str, str]"]
 
 
 def runtime_interpreter(runtime: str, content: bytes) -> Any:
@@ -343,19 +341,6 @@ def test_a_flatbuffer_too_large_to_write_is_a_clear_error(monkeypatch: pytest.Mo
 
 
 # --- the command ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str]) -> Run:
-    def run_(*args: str) -> tuple[int, str, str]:
-        try:
-            status = cli.main(list(args))
-        except SystemExit as exit_:
-            status = exit_.code if isinstance(exit_.code, int) else 1
-        captured = capsys.readouterr()
-        return status, captured.out, captured.err
-
-    return run_
 
 
 def test_cli_lists_signatures(run: Run) -> None:

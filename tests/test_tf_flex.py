@@ -3,15 +3,13 @@ encode/decode round trip in pysig equals tf.lite.Interpreter's, through Pool and
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 import threading
 from typing import Any
 
 import numpy as np
 import pytest
-from _support import assert_bitwise_equal, import_tensorflow, model_path
+from _support import assert_bitwise_equal, import_tensorflow, model_path, run_python
 
 import pysig
 from pysig.runtime import choose
@@ -145,15 +143,8 @@ def test_library_loads_once_lazily_locally_and_without_importing_tensorflow() ->
         encode = first.get_signature_runner("encode")
         print(encode(x=[0.5])["encoded_result"].tolist())
         """
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [
+    out = run_python(textwrap.dedent(code), timeout=120)
+    assert out.splitlines() == [
         "after a builtin-only model: False True",
         "after Flex models: True True",
         "tensorflow imported: False",
@@ -171,27 +162,15 @@ def test_import_pysig_and_other_commands_do_not_import_tensorflow() -> None:
         assert cli.main(["run", "--signature", "add"]) == 0
         print(sorted(name for name in sys.modules if name.split(".")[0] == "tensorflow"))
         """
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[-1] == "[]"
+    out = run_python(textwrap.dedent(code), timeout=120)
+    assert out.splitlines()[-1] == "[]"
 
 
 def test_info_says_the_tflite_runtime_runs_the_flex_ops() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "pysig", "info", FLEX_MODEL],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    out = run_python(
+        f"from pysig import cli; raise SystemExit(cli.main(['info', {FLEX_MODEL!r}]))", timeout=120
     )
-    assert result.returncode == 0, result.stderr
-    assert "tflite: has every operator the model uses" in result.stdout
+    assert "tflite: has every operator the model uses" in out
 
 
 def test_runtime_choice_for_flex_models(monkeypatch: pytest.MonkeyPatch) -> None:

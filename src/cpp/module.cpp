@@ -127,10 +127,10 @@ PYBIND11_MODULE(_pysig, m) {
   runner_class
       .def(py::init<std::shared_ptr<Session>, const std::string&, const std::string&, int,
                     const pysig::NamedTensors&, const pysig::NamedTensors&, py::object,
-                    const pysig::ArgReductions&>(),
+                    const pysig::ArgReductions&, const std::vector<int>&>(),
            py::arg("session"), py::arg("signature_key"), py::arg("label"),
            py::arg("subgraph_index"), py::arg("inputs"), py::arg("outputs"), py::arg("coerce"),
-           py::arg("arg_reductions"))
+           py::arg("arg_reductions"), py::arg("value_sized"))
       .def("_run", &Runner::run, py::arg("inputs"), py::arg("out") = py::none())
       .def("_resize_input", &Runner::resize_input, py::arg("name"), py::arg("shape"),
            py::arg("strict") = false)

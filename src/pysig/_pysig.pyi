@@ -32,6 +32,7 @@ class Runner:
         outputs: Sequence[tuple[str, int, Sequence[int]]],
         coerce: Callable[[Any, np.dtype[Any], str, str], np.ndarray[Any, Any]],
         arg_reductions: Sequence[tuple[int, int]],
+        value_sized: Sequence[int],
     ) -> None: ...
     def __call__(self, **inputs: Any) -> dict[str, np.ndarray[Any, Any]]: ...
     def _run(

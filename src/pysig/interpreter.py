@@ -16,7 +16,7 @@ from .errors import (
     UnsupportedTypeError,
 )
 from .model import Model, ModelFile, SignatureSpec, TensorSpec, read_model
-from .model.graph import ArgReductions
+from .model.graph import GraphFacts
 from .model.reader import verified_model
 from .runtime.choose import candidates, installed
 from .signature_runner import SignatureRunner
@@ -61,7 +61,7 @@ class Interpreter:
 
     _file: ModelFile | None
     _signatures: dict[str, SignatureSpec]
-    _arg_reductions: ArgReductions
+    _facts: GraphFacts  # what the runners check, per subgraph (empty: nothing)
     _session: Any
     _runners: dict[str, SignatureRunner]
     _runners_lock: threading.Lock
@@ -115,7 +115,9 @@ class Interpreter:
                     delegates=delegates,
                     op_resolver=op_resolver,
                 )
-                self._attach(tflite, model.source, model.arg_reductions, model.file)
+                # tflite sizes outputs while it runs, so value-sized outputs need no check.
+                facts = GraphFacts(model.facts.arg_reductions, [])
+                self._attach(tflite, model.source, facts, model.file)
                 break
             try:
                 self._attach_litert(model, num_threads, op_resolver, check=fallback)
@@ -143,11 +145,11 @@ class Interpreter:
         session = litert.build_session(model.content, model.source, num_threads, op_resolver)
         litert.prepare(session, model.source)
         if check:
-            litert.check_supported(session, model.file.signatures)
+            litert.check_supported(session, model.file.signatures, model.facts.value_sized)
         self._file = model.file
         self._signatures = model.file.signatures
         # LiteRT refuses empty dimensions itself, so ARG_MAX/ARG_MIN never see one.
-        self._arg_reductions = []
+        self._facts = GraphFacts([], model.facts.value_sized)
         self._session = session
         self._runners = {}
         self._runners_lock = threading.Lock()
@@ -175,18 +177,20 @@ class Interpreter:
         content = getattr(interpreter, "_model_content", None)
         if isinstance(content, bytes):
             model = verified_model(content, source)
-            self._attach(interpreter, source, model.arg_reductions, model.file)
+            self._attach(
+                interpreter, source, GraphFacts(model.facts.arg_reductions, []), model.file
+            )
         else:
             # Loaded from a path: its bytes are out of reach, so unverified (no
             # ARG_MAX/ARG_MIN shape check) and described by the runtime.
-            self._attach(interpreter, source, [], None)
+            self._attach(interpreter, source, GraphFacts([], []), None)
         return self
 
     def _attach(
         self,
         tflite: TfliteInterpreter,
         source: str,
-        arg_reductions: ArgReductions,
+        facts: GraphFacts,
         file: ModelFile | None,
     ) -> None:
         from . import _pysig
@@ -196,7 +200,7 @@ class Interpreter:
         self._signatures = (
             file.signatures if file is not None else signatures_from_interpreter(tflite)
         )
-        self._arg_reductions = arg_reductions
+        self._facts = facts
         try:
             # Applies the default delegate (XNNPACK) to every subgraph, as users of
             # tflite_runtime get by calling allocate_tensors() first.
@@ -290,8 +294,15 @@ class Interpreter:
             runner = self._runners.get(signature_key)
             if runner is None:
                 index = signature.subgraph_index
-                reductions = self._arg_reductions[index] if self._arg_reductions else ()
-                runner = SignatureRunner(self._session, signature, reductions, self._recipe)
+                reductions = self._facts.arg_reductions
+                sized = self._facts.value_sized
+                runner = SignatureRunner(
+                    self._session,
+                    signature,
+                    reductions[index] if reductions else (),
+                    sized[index] if sized else frozenset(),
+                    self._recipe,
+                )
                 self._runners[signature_key] = runner
         return runner
 

@@ -57,6 +57,7 @@ class SignatureRunner(_pysig.Runner):
         session: Any,
         signature: SignatureSpec,
         arg_reductions: Sequence[tuple[int, int]],
+        value_sized: frozenset[int],
         recipe: Recipe | None = None,
     ) -> None:
         super().__init__(
@@ -68,6 +69,7 @@ class SignatureRunner(_pysig.Runner):
             [(n, t.index, list(t.shape_signature)) for n, t in signature.outputs.items()],
             coerce,
             list(arg_reductions),
+            sorted(value_sized),
         )
         self._session = session
         self._signature = signature

@@ -58,6 +58,8 @@ struct GraphRequest {
   NamedTensors inputs;
   NamedTensors outputs;
   ArgReductions arg_reductions;
+  // Tensors of the subgraph whose sizes depend on the input values (from the model file).
+  std::vector<int> value_sized;
 };
 
 // One signature of a loaded model, as the backend runs it. Called with the

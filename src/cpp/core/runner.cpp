@@ -123,7 +123,7 @@ size_t physical_memory() {
 Runner::Runner(std::shared_ptr<Session> session, const std::string& signature_key,
                const std::string& label, int subgraph_index, const NamedTensors& inputs,
                const NamedTensors& outputs, py::object coerce,
-               const ArgReductions& arg_reductions)
+               const ArgReductions& arg_reductions, const std::vector<int>& value_sized)
     : session_(std::move(session)),
       signature_key_(signature_key),
       label_(label),
@@ -132,7 +132,8 @@ Runner::Runner(std::shared_ptr<Session> session, const std::string& signature_ke
   session_->ensure_open();
   try {
     graph_ = session_->backend().open(
-        core::GraphRequest{signature_key, subgraph_index, inputs, outputs, arg_reductions});
+        core::GraphRequest{signature_key, subgraph_index, inputs, outputs, arg_reductions,
+                           value_sized});
   } catch (const std::invalid_argument& e) {
     raise("PysigError", e.what());
   } catch (const std::runtime_error& e) {

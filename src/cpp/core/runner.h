@@ -42,7 +42,7 @@ class Runner {
   Runner(std::shared_ptr<Session> session, const std::string& signature_key,
          const std::string& label, int subgraph_index, const NamedTensors& inputs,
          const NamedTensors& outputs, pybind11::object coerce,
-         const ArgReductions& arg_reductions);
+         const ArgReductions& arg_reductions, const std::vector<int>& value_sized);
 
   // Copy in, invoke, copy out under one lock. `out` maps output names to arrays
   // to write into (or is None); outputs without one are returned as new arrays.

@@ -184,10 +184,11 @@ int32_t defining_op(lc::Tensor tensor) {
   return code;
 }
 
-constexpr const char kDataDependent[] =
-    "an output's size depends on the input values (a data-dependent shape), which LiteRT "
-    "2.3.0 cannot write into the fixed buffers it runs on; run this model with "
-    "runtime='tflite'";
+constexpr const char kDataDependentLimit[] =
+    " (a data-dependent shape), which LiteRT 2.3.0 cannot write into the fixed buffers it "
+    "runs on; run this model with runtime='tflite'";
+const std::string kDataDependent =
+    std::string("an output's size depends on the input values") + kDataDependentLimit;
 
 struct SignatureInfo {
   lc::Signature signature;
@@ -329,9 +330,17 @@ class LitertGraph final : public core::Graph {
     match(request.inputs, 0, input_count, inputs_);
     match(request.outputs, input_count, bindings_.size(), outputs_);
     for (size_t i = 0; i < request.outputs.size(); ++i) {
-      const auto& signature = std::get<2>(request.outputs[i]);
+      const auto& [name, index, signature] = request.outputs[i];
       if (std::find(signature.begin(), signature.end(), -1) != signature.end()) {
         dynamic_outputs_ = true;
+      }
+      // Refused before any run: its size is known only after the run, and whether a
+      // buffer sized beforehand happens to fit would depend on the values and history.
+      if (refusal_.error_class == nullptr &&
+          std::find(request.value_sized.begin(), request.value_sized.end(), index) !=
+              request.value_sized.end()) {
+        refusal_ = {"UnsupportedOpError",
+                    "output '" + name + "' is sized by the input values" + kDataDependentLimit};
       }
     }
     if (inputs_.size() != input_count || outputs_.size() != output_count) {
@@ -491,7 +500,7 @@ class LitertGraph final : public core::Graph {
     const auto result = failed("the run failed", status);
     std::string text = loaded_->take_error();
     if (text.find("Custom allocation is too small") != std::string::npos) {
-      text = std::string(kDataDependent) + ". LiteRT said: " + text;
+      text = kDataDependent + ". LiteRT said: " + text;
     }
     loaded_->set_text(text);
     return result;

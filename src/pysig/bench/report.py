@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import os
 import platform
@@ -214,3 +215,23 @@ def environment_markdown(report: Mapping[str, Any]) -> str:
         + f"numpy {v['numpy']}, {v['python_implementation']} {v['python']}"
     )
     return f"{machine_line}\n{versions_line}"
+
+
+def results_heading(
+    title: str, script: str, command: str, report: Mapping[str, Any], versions_extra: str = ""
+) -> list[str]:
+    """The top of a benchmark's results file: what wrote it and when, the machine, the
+    versions, and the load average before and after the run (``report["load_before"]``)."""
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    before, after = (
+        ", ".join(f"{value:.2f}" for value in loads)
+        for loads in (report["load_before"], report["machine"]["load_average"])
+    )
+    return [
+        f"# {title}",
+        "",
+        f"Written by `benchmarks/{script}` on {now}: `{command}`.",
+        "",
+        environment_markdown(report) + versions_extra,
+        f"- load average (1, 5, 15 min) before: {before}; after: {after}",
+    ]

@@ -15,17 +15,17 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
 from ..bench import plot
 from ..bench.core import DEFAULT_DURATION, DEFAULT_WARMUP, MODES, Benchmark, BenchOptions
-from ..bench.inputs import BadArgument
 from ..bench.report import format_table
 from .common import (
     add_command,
     add_input_options,
-    checked_key,
     interruptible,
     load,
     non_negative_int,
     positive_float,
     positive_int,
+    several_signatures,
+    signature_keys,
 )
 
 DEMO_BENCH_SIGNATURE = "add"
@@ -99,18 +99,13 @@ def _bench(args: argparse.Namespace) -> int:
     if args.plot is not None:
         plot.check_available()
     interpreter, path = load(args)
-    keys = list(interpreter.get_signature_list())
-    if args.signature is not None:
-        key = checked_key(interpreter, args.signature)
+    keys = signature_keys(args, interpreter)
+    if len(keys) == 1:
+        key = keys[0]
     elif args.model is None:
         key = DEMO_BENCH_SIGNATURE
-    elif len(keys) == 1:
-        key = keys[0]
     else:
-        raise BadArgument(
-            f"the model has {len(keys)} signatures: choose one with --signature "
-            f"({', '.join(map(repr, keys))})"
-        )
+        raise several_signatures(keys, "choose one with --signature")
     options = BenchOptions(
         runs=args.runs,
         duration=args.duration,

@@ -87,14 +87,25 @@ def load(args: argparse.Namespace) -> tuple[Interpreter, str]:
     return Interpreter(path, **options), path
 
 
-def checked_key(interpreter: Interpreter, key: str) -> str:
+def signature_keys(args: argparse.Namespace, interpreter: Interpreter) -> list[str]:
+    """The signature ``--signature`` names, else all of the model's, in the model's order."""
     keys = list(interpreter.get_signature_list())
-    if key not in keys:
+    if args.signature is None:
+        return keys
+    if args.signature not in keys:
         raise BadArgument(
-            f"--signature: the model has no signature {key!r} (its signatures: "
-            f"{', '.join(map(repr, keys))})"
+            f"--signature: the model has no signature {args.signature!r} (its signatures: "
+            f"{listed(keys)})"
         )
-    return key
+    return [args.signature]
+
+
+def several_signatures(keys: list[str], need: str) -> BadArgument:
+    return BadArgument(f"{need}: the model has {len(keys)} signatures ({listed(keys)})")
+
+
+def listed(keys: list[str]) -> str:
+    return ", ".join(map(repr, keys))
 
 
 def interruptible(work: Callable[[], T], cancel: Callable[[], None]) -> T:

@@ -20,7 +20,14 @@ from ..bench.inputs import (
 )
 from ..errors import InvokeError
 from ..signature_runner import SignatureRunner
-from .common import add_command, add_input_options, checked_key, interruptible, load
+from .common import (
+    add_command,
+    add_input_options,
+    interruptible,
+    load,
+    several_signatures,
+    signature_keys,
+)
 
 _PRINT_OPTIONS: dict[str, Any] = {
     "precision": 4,
@@ -67,14 +74,9 @@ def _run(args: argparse.Namespace) -> int:
     interpreter, _ = load(args)
     given = dict(args.input or [])
     shapes = dict(args.shape or [])
-    keys = list(interpreter.get_signature_list())
-    if args.signature is not None:
-        keys = [checked_key(interpreter, args.signature)]
-    elif (given or shapes) and len(keys) > 1:
-        raise BadArgument(
-            f"--input and --shape need --signature: the model has {len(keys)} signatures "
-            f"({', '.join(map(repr, keys))})"
-        )
+    keys = signature_keys(args, interpreter)
+    if (given or shapes) and len(keys) > 1:
+        raise several_signatures(keys, "--input and --shape need --signature")
     both = sorted(set(given) & set(shapes))
     if both:
         raise BadArgument(f"input {both[0]!r} has both --input and --shape: give one")

@@ -51,6 +51,13 @@ class SubgraphInfo(NamedTuple):
 ArgReductions = List[Tuple[Tuple[int, int], ...]]
 
 
+class GraphFacts(NamedTuple):
+    """What the runners need to know of the model's subgraphs, found by the verifier."""
+
+    arg_reductions: ArgReductions
+    value_sized: list[frozenset[int]]  # per subgraph: tensors sized by the input values
+
+
 def arg_reductions(subgraphs: Sequence[SubgraphInfo]) -> ArgReductions:
     def axis(op: OperatorInfo, tensors: Sequence[TensorInfo]) -> int:
         return op.inputs[1] if len(op.inputs) > 1 and tensors[op.inputs[1]].constant else -1

@@ -13,7 +13,7 @@ from typing import NamedTuple, Union
 from ..errors import ModelLoadError, ModelNotFoundError
 from . import schema
 from .file import ModelFile
-from .graph import ArgReductions
+from .graph import GraphFacts
 from .verify import verify_model
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -22,7 +22,7 @@ PathLike = Union[str, "os.PathLike[str]"]
 class Model(NamedTuple):
     content: bytes
     source: str  # a short description of where the bytes came from, for messages
-    arg_reductions: ArgReductions  # from the verifier
+    facts: GraphFacts  # from the verifier, for the runners
     file: ModelFile  # what the file says: signatures, tensors, operators, metadata
 
 
@@ -55,8 +55,8 @@ def verified_model(content: bytes, source: str) -> Model:
             f"{source} is not a TensorFlow Lite model (it lacks the 'TFL3' flatbuffer identifier)"
         )
     # The runtime trusts the model: a damaged one can take the process down.
-    reductions = verify_model(content, source)
-    return Model(content, source, reductions, ModelFile(content))
+    facts = verify_model(content, source)
+    return Model(content, source, facts, ModelFile(content))
 
 
 def inspect_model(model: PathLike | bytes) -> ModelFile:

@@ -19,7 +19,7 @@ from ..errors import ModelLoadError
 from . import schema
 from .flatbuffer import Buffer, FlatbufferError, Table, Vector
 from .graph import (
-    ArgReductions,
+    GraphFacts,
     InvalidModel,
     OperatorInfo,
     SubgraphInfo,
@@ -27,6 +27,7 @@ from .graph import (
     arg_reductions,
     check_graphs,
 )
+from .value_sized import value_sized
 
 # A tensor larger than this (2 GiB) is refused rather than allocated.
 MAX_TENSOR_BYTES = (1 << 31) - 1
@@ -36,10 +37,11 @@ _EXTERNAL_OFFSET_MIN = 2
 OPTIONAL_TENSOR = -1
 
 
-def verify_model(content: bytes, source: str) -> ArgReductions:
+def verify_model(content: bytes, source: str) -> GraphFacts:
     """Raise ModelLoadError naming ``source`` unless ``content`` is a sound TFLite model.
 
-    Returns each subgraph's ARG_MAX / ARG_MIN operators, for the runners' shape check.
+    Returns facts of each subgraph for the runners: its ARG_MAX / ARG_MIN operators (for
+    the shape check) and the tensors whose sizes depend on the input values.
     """
     try:
         return _ModelVerifier(content).verify()
@@ -54,7 +56,7 @@ class _ModelVerifier:
         self.buffer_sizes: list[int | None] = []  # bytes of constant data, None: none
         self.buffer_data: list[Vector | None] = []  # the data when inside the flatbuffer
 
-    def verify(self) -> ArgReductions:
+    def verify(self) -> GraphFacts:
         if self.buffer.size < 8:
             raise InvalidModel(f"{self.buffer.size} bytes is too short for a flatbuffer")
         model = self.buffer.root("model")
@@ -74,8 +76,8 @@ class _ModelVerifier:
         ]
         check_graphs(infos)
         self._metadata(model)
-        self._signatures(model, [len(info.tensors) for info in infos])
-        return arg_reductions(infos)
+        self._signatures(model, infos)
+        return GraphFacts(arg_reductions(infos), value_sized(infos))
 
     def _required(self, table: Table, slot: int, element_size: int, name: str) -> Vector:
         vector = table.vector(slot, element_size, name.rsplit(".", 1)[-1])
@@ -429,7 +431,7 @@ class _ModelVerifier:
             index = int(entry.scalar(schema.METADATA_BUFFER, "I"))
             _check_index(index, buffer_count, f"metadata {i}: its buffer", optional=False)
 
-    def _signatures(self, model: Table, tensor_counts: Sequence[int]) -> None:
+    def _signatures(self, model: Table, subgraphs: Sequence[SubgraphInfo]) -> None:
         signatures = model.vector(schema.MODEL_SIGNATURE_DEFS, 4, "signature_defs")
         for i in range(len(signatures) if signatures is not None else 0):
             signature = signatures.table(i)  # type: ignore[union-attr]
@@ -438,23 +440,40 @@ class _ModelVerifier:
             if key is None:
                 raise InvalidModel(f"{where} has no key")
             _text(key, f"{where}: its key")
-            subgraph = int(signature.scalar(schema.SIGNATURE_SUBGRAPH, "I"))
-            _check_index(subgraph, len(tensor_counts), f"{where}: its subgraph", optional=False)
+            index = int(signature.scalar(schema.SIGNATURE_SUBGRAPH, "I"))
+            _check_index(index, len(subgraphs), f"{where}: its subgraph", optional=False)
+            subgraph = subgraphs[index]
             for slot, name in (
                 (schema.SIGNATURE_INPUTS, "inputs"),
                 (schema.SIGNATURE_OUTPUTS, "outputs"),
             ):
                 entries = self._required(signature, slot, 4, f"{where}.{name}")
+                aliases: set[bytes] = set()
+                tensors: set[int] = set()
                 for j in range(len(entries)):
                     entry = entries.table(j)
                     alias = entry.string(schema.TENSOR_MAP_NAME, "name")
                     if alias is None:
                         raise InvalidModel(f"{where}: {name} {j} has no name")
                     _text(alias, f"{where}: the name of {name} {j}")
+                    if alias in aliases:
+                        raise InvalidModel(f"{where}: two {name} are named {alias.decode()!r}")
+                    aliases.add(alias)
                     tensor = int(entry.scalar(schema.TENSOR_MAP_INDEX, "I"))
                     _check_index(
-                        tensor, tensor_counts[subgraph], f"{where}: its {name}", optional=False
+                        tensor, len(subgraph.tensors), f"{where}: its {name}", optional=False
                     )
+                    if name == "inputs":
+                        # Calls write into input tensors: a constant's memory is the model's
+                        # own bytes, and two names for one tensor would overwrite each other.
+                        if tensor not in subgraph.inputs:
+                            raise InvalidModel(
+                                f"{where}: input {j} is tensor {tensor}, which is not an input "
+                                f"of subgraph {index}"
+                            )
+                        if tensor in tensors:
+                            raise InvalidModel(f"{where}: two inputs are the same tensor {tensor}")
+                        tensors.add(tensor)
 
 
 def _positive_options(code: int, options_type: int, options: Table | None, where: str) -> None:

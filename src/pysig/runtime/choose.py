@@ -12,7 +12,8 @@ model or the options need something only it has:
 - operators LiteRT cannot compile (custom ops, TensorFlow "Flex" ops): tried on
   LiteRT first, then on tflite;
 - string tensors in a signature (LiteRT's C API has no string buffers);
-- a signature output that is a raw resource-variable read (LiteRT returns it wrong).
+- a signature output that is a raw resource-variable read (LiteRT returns it wrong);
+- a signature output sized by the input values (LiteRT runs on buffers sized before).
 """
 
 from __future__ import annotations

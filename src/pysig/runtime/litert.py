@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -107,10 +107,22 @@ def prepare(session: Any, source: str) -> None:
     raise ModelLoadError(f"cannot prepare {source} on LiteRT {VERSION}: {details}")
 
 
-def check_supported(session: Any, signatures: Mapping[str, SignatureSpec]) -> None:
+def check_supported(
+    session: Any, signatures: Mapping[str, SignatureSpec], value_sized: Sequence[frozenset[int]]
+) -> None:
     """Raise now what using the model on LiteRT would raise later, so that "auto" moves on."""
     reported = _pysig.litert.signatures(session)
     for signature in signatures.values():
+        sized = [
+            name
+            for name, spec in signature.outputs.items()
+            if spec.index in value_sized[signature.subgraph_index]
+        ]
+        if sized:
+            raise UnsupportedOpError(
+                f"signature {signature.key!r}: output {sized[0]!r} is sized by the input "
+                f"values, which LiteRT {VERSION} cannot write into buffers sized before the run"
+            )
         tensors = [*signature.inputs.values(), *signature.outputs.values()]
         if any(np.dtype(spec.dtype).kind in "OSU" for spec in tensors):
             raise UnsupportedTypeError(

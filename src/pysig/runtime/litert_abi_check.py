@@ -77,6 +77,7 @@ def _runner(session: Any, signature: SignatureSpec) -> Any:
         [(n, t.index, list(t.shape_signature)) for n, t in signature.outputs.items()],
         coerce,
         [],
+        [],
     )
 
 
