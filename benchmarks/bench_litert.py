@@ -53,6 +53,7 @@ HERE = Path(__file__).resolve().parent
 MODELS = HERE / ".models"
 RESULTS_MD = HERE / "RESULTS.md"
 SECTION = "## LiteRT runtime (issue 12 targets)"
+NOTES_HEADING = "### Notes"
 
 CALL = method_name(PYSIG_CALL, "litert")
 ZERO_COPY = method_name(PYSIG_ZERO_COPY, "litert")
@@ -188,12 +189,17 @@ def markdown(reports: Mapping[str, Mapping[str, Any]]) -> str:
 
 
 def write_section(text: str) -> None:
+    """Replace the LiteRT section of RESULTS.md, keeping its notes as they are."""
     current = RESULTS_MD.read_text() if RESULTS_MD.exists() else ""
+    notes = ""
     if SECTION in current:
         before, _, rest = current.partition(SECTION)
         following = rest.find("\n## ")
+        section = rest if following < 0 else rest[:following]
+        if NOTES_HEADING in section:
+            notes = "\n" + NOTES_HEADING + section.partition(NOTES_HEADING)[2].rstrip("\n") + "\n"
         current = before + (rest[following + 1 :] if following >= 0 else "")
-    RESULTS_MD.write_text(current.rstrip("\n") + "\n\n" + text)
+    RESULTS_MD.write_text(current.rstrip("\n") + "\n\n" + text + notes)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
