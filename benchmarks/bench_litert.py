@@ -135,6 +135,11 @@ def targets(reports: Mapping[str, Mapping[str, Any]]) -> list[Target]:
     tiny = reports.get("tiny")
     if tiny is not None:
         runner = ratio(tiny, LITERT_SIGNATURE_RUNNER, CALL)
+        # Each Python method's p50 includes the timing loop, which weighs most on the fastest.
+        loop_us = tiny["timing_overhead_us"]
+        net = (median_us(tiny, LITERT_SIGNATURE_RUNNER) - loop_us) / (
+            median_us(tiny, CALL) - loop_us
+        )
         compiled = ratio(tiny, LITERT_COMPILED_MODEL, CALL)
         loop = tiny["zero_copy_loops"]
         margin = loop["python_loop_us"] - loop["c_loop_us"]
@@ -142,7 +147,7 @@ def targets(reports: Mapping[str, Mapping[str, Any]]) -> list[Target]:
         found += [
             Target(
                 "tiny: dict call >= 2.5x faster than ai_edge_litert SignatureRunner",
-                f"{runner:.2f}x faster",
+                f"{runner:.2f}x faster ({net:.2f}x net of the {loop_us:.3f} us timing loop)",
                 runner >= 2.5,
             ),
             Target(
