@@ -18,8 +18,9 @@ loop" line), and a batch mean is compared with a batch mean: a per-call median o
 loop against a batch mean from Python is what made an earlier run report +9.3 us.
 
     python benchmarks/make_models.py      # once, with tensorflow-cpu==2.14.1
-    python benchmarks/bench_litert.py     # writes benchmarks/results/litert.json and the
-                                          # "LiteRT" section of benchmarks/RESULTS.md
+    python benchmarks/bench_litert.py     # writes benchmarks/results/litert-pyXY.json and
+                                          # the "LiteRT ..., CPython X.Y" section of
+                                          # benchmarks/RESULTS.md
 """
 
 from __future__ import annotations
@@ -52,7 +53,11 @@ from pysig.bench.report import environment_markdown, format_markdown, format_tab
 HERE = Path(__file__).resolve().parent
 MODELS = HERE / ".models"
 RESULTS_MD = HERE / "RESULTS.md"
-SECTION = "## LiteRT runtime (issue 12 targets)"
+# One section and one JSON file per Python: the suite runs on 3.11 (both runtimes, numpy 1)
+# and 3.13 (LiteRT only, numpy 2).
+PYTHON = f"CPython {sys.version_info.major}.{sys.version_info.minor}"
+SECTION = f"## LiteRT runtime (issue 12 targets), {PYTHON}"
+JSON_NAME = f"litert-py{sys.version_info.major}{sys.version_info.minor}.json"
 NOTES_HEADING = "### Notes"
 
 CALL = method_name(PYSIG_CALL, "litert")
@@ -123,7 +128,8 @@ def targets(reports: Mapping[str, Mapping[str, Any]]) -> list[Target]:
                 own <= 1.03,
             )
         )
-        if name.endswith("uint8"):
+        measured = {m["name"] for m in report["methods"]}
+        if name.endswith("uint8") and TFLITE_SIGNATURE_RUNNER in measured:
             speedup = ratio(report, TFLITE_SIGNATURE_RUNNER, CALL)
             found.append(
                 Target(
@@ -220,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         reports[name] = measure(name, args.duration)
         print(format_table(reports[name]), flush=True)
     (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "litert.json").write_text(json.dumps(reports, indent=2) + "\n")
+    (HERE / "results" / JSON_NAME).write_text(json.dumps(reports, indent=2) + "\n")
     write_section(markdown(reports))
     for target in targets(reports):
         print(f"{'met' if target.met else 'MISSED'}: {target.description}: {target.measured}")
