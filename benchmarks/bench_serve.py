@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
 import os
 import re
 import signal
@@ -48,6 +49,7 @@ class Result(NamedTuple):
     p99_ms: float
     errors: int
     cpu_us: float  # CPU time the server (the ceiling: this process) spent per request
+    load: float = 0.0  # the machine's 1-minute load average as the measurement began
 
 
 class Scenario(NamedTuple):
@@ -250,6 +252,19 @@ def measure(
     scenario: Scenario, configuration: str, cpus: int, seconds: float, batching_file: str
 ) -> Result:
     model_path = str(MODELS / f"{scenario.model}.tflite")
+    load = os.getloadavg()[0]
+    result = _measure(scenario, configuration, cpus, seconds, batching_file, model_path)
+    return result._replace(load=load)
+
+
+def _measure(
+    scenario: Scenario,
+    configuration: str,
+    cpus: int,
+    seconds: float,
+    batching_file: str,
+    model_path: str,
+) -> Result:
     if configuration == "ceiling":
         with pysig.Pool(model_path, size=cpus) as pool:
             # The scenario's tensors, in the order of the model's inputs (names vary by build).
@@ -280,6 +295,53 @@ def cpu_seconds(pid: int) -> float:
 # ------------------------------------------------------------------ report
 
 
+def breakdown(scenario: Scenario) -> list[str]:
+    """Where one request's CPU goes in pysig serve, piece by piece, on this thread (the
+    least of 5 runs each): reading its body by the general path (orjson, then numpy) and by
+    the extension's reader of numbers, one Pool call, and writing the response."""
+    from pysig.serve import json_tensor, numeric_body
+    from pysig.serve.signatures import signature_specs
+
+    def cpu_ms(work: Any) -> float:
+        best = math.inf
+        for _ in range(5):
+            began = time.thread_time()
+            work()
+            best = min(best, time.thread_time() - began)
+        return best * 1e3
+
+    with pysig.Pool(str(MODELS / f"{scenario.model}.tflite"), size=1) as pool:
+        (spec,) = signature_specs(pool).values()
+        body = scenario.body
+
+        def general() -> Any:
+            document = json_tensor.loads(body)
+            return json_tensor.predict_inputs(document, spec.inputs, False)
+
+        def reader() -> Any:
+            request = numeric_body.read(body)
+            assert request is not None, "the benchmark's body takes the reader"
+            return numeric_body.inputs(request, spec.inputs)
+
+        inputs = reader()
+        outputs = pool.run(spec.key, **inputs)
+        fmt = json_tensor.RequestFormat.ROW
+        pieces = {
+            "read the body: general path (orjson + numpy)": cpu_ms(general),
+            "read the body: the extension's reader": cpu_ms(reader),
+            "one Pool.run call (the model)": cpu_ms(lambda: pool.run(spec.key, **inputs)),
+            "write the response": cpu_ms(lambda: json_tensor.predict_response(outputs, fmt)),
+        }
+    numbers = sum(value.size for value in inputs.values())
+    per_number = pieces["read the body: the extension's reader"] * 1e6 / numbers
+    lines = [f"| {scenario.name} | {piece} | {ms:.2f} |" for piece, ms in pieces.items()]
+    lines.append(
+        f"| {scenario.name} | the reader per number ({numbers} numbers, {len(body)} bytes) | "
+        f"{per_number:.1f} ns |"
+    )
+    return lines
+
+
 def load_average() -> str:
     return " / ".join(f"{value:.2f}" for value in os.getloadavg())
 
@@ -300,10 +362,13 @@ def run(seconds: float, rounds: int, only: str | None = None) -> str:
             f"{rounds} rounds of {seconds:.0f} s per configuration; load average before: "
             f"{load_average()}."
         ),
-        "Rates are requests (ceiling: calls) per second, medians over rounds; ratios within a round.",
+        (
+            "Rates are requests (ceiling: calls) per second, medians over rounds; ratios within "
+            "a round; load: the 1-minute load average as each measurement began (median)."
+        ),
         "",
-        "| scenario | configuration | req/s | p50 ms | p99 ms | errors | CPU us/req | ratio |",
-        "|---|---|---:|---:|---:|---:|---:|---|",
+        "| scenario | configuration | req/s | p50 ms | p99 ms | errors | CPU us/req | load | ratio |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for scenario in scenarios():
         if only is not None and only not in scenario.name:
@@ -330,7 +395,8 @@ def run(seconds: float, rounds: int, only: str | None = None) -> str:
                 f"{statistics.median(s.p50_ms for s in samples):.2f} | "
                 f"{statistics.median(s.p99_ms for s in samples):.2f} | "
                 f"{sum(s.errors for s in samples)} | "
-                f"{statistics.median(s.cpu_us for s in samples):.0f} | {ratio} |"
+                f"{statistics.median(s.cpu_us for s in samples):.0f} | "
+                f"{statistics.median(s.load for s in samples):.1f} | {ratio} |"
             )
         if "naive" in results and "serve" in results:
             ratios = [
@@ -341,9 +407,23 @@ def run(seconds: float, rounds: int, only: str | None = None) -> str:
             ]
             lines.append(
                 f"| {scenario.name} | serve / naive | {statistics.median(ratios):.2f}x | | | | "
-                f"{statistics.median(cpu):.2f}x less | |"
+                f"{statistics.median(cpu):.2f}x less | | |"
             )
     folder.cleanup()
+    lines += [
+        "",
+        (
+            "CPU per request, piece by piece (thread CPU time, least of 5; load average "
+            f"{load_average()}):"
+        ),
+        "",
+        "| scenario | piece | ms |",
+        "|---|---|---:|",
+    ]
+    for scenario in scenarios():
+        big = scenario.clients == 8 and scenario.model.startswith("mobilenet")
+        if big and (only is None or only in scenario.name):
+            lines += breakdown(scenario)
     lines += ["", f"Load average after: {load_average()}."]
     return "\n".join(lines) + "\n"
 

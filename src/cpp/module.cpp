@@ -11,6 +11,7 @@
 #include "core/runner.h"
 #include "core/session.h"
 #include "litert/bindings.h"
+#include "serve/numeric_json.h"
 #include "tflite/bindings.h"
 
 namespace py = pybind11;
@@ -161,4 +162,5 @@ PYBIND11_MODULE(_pysig, m) {
 
   pysig::tflite_backend::register_bindings(m);
   pysig::litert_backend::register_bindings(m);
+  pysig::serve::register_bindings(m);
 }

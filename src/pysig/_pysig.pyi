@@ -51,6 +51,17 @@ class Runner:
 def install_call_slot(cls: type) -> None: ...
 def element_type_of(dtype: np.dtype[Any]) -> int: ...
 def numpy_dtype(code: int) -> np.dtype[Any]: ...
+def read_numeric_request(
+    body: bytes,
+) -> (
+    tuple[
+        str | None,
+        str,
+        tuple[np.ndarray[Any, Any], bool, float]
+        | dict[str, tuple[np.ndarray[Any, Any], bool, float]],
+    ]
+    | None
+): ...
 
 class _TfliteBackend:
     """The `tflite` submodule (src/cpp/tflite/bindings.cpp)."""

@@ -121,6 +121,7 @@ def test_rows_of_different_shapes_run_one_by_one(runtime: str) -> None:
         # LiteRT's known limit: outputs sized by the data.
         with pytest.raises(pysig.BatchRowError, match=r"^row 0: .*data-dependent") as info:
             predictor(pd.DataFrame({"x": rows}))
+        # Refused from what the model file says, before any call runs.
         assert isinstance(info.value.__cause__, pysig.UnsupportedOpError)
         return
     out = predictor(pd.DataFrame({"x": rows}))["values"]

@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import httpx
 from _support import model_path
@@ -94,6 +94,21 @@ class Server:
     def close(self) -> None:
         self.client.close()
         self._log.close()
+
+    def wait_for_status(
+        self,
+        path: str,
+        done: Callable[[list[dict[str, Any]]], bool],
+        seconds: float = START_SECONDS,
+    ) -> list[dict[str, Any]]:
+        """The ``model_version_status`` rows at ``path`` once ``done(rows)`` holds, or as
+        they are after ``seconds``."""
+        deadline = time.monotonic() + seconds
+        while True:
+            rows: list[dict[str, Any]] = self.get(path).json().get("model_version_status", [])
+            if done(rows) or time.monotonic() >= deadline:
+                return rows
+            time.sleep(0.1)
 
     def metric(self, name: str, **labels: str) -> float:
         """The value of one sample on the Prometheus page (0 when absent)."""

@@ -37,6 +37,10 @@ def post_once(server: Server, path: str, body: bytes) -> httpx.Response:
         return client.post(path, content=body)
 
 
+def _states(rows: list[dict[str, Any]]) -> dict[str, str]:
+    return {row["version"]: row["state"] for row in rows}
+
+
 def test_new_version_swaps_in_under_load_with_no_failed_request(
     tmp_path: Path, start_server: Callable[..., Server]
 ) -> None:
@@ -70,20 +74,13 @@ def test_new_version_swaps_in_under_load_with_no_failed_request(
         thread.start()
     time.sleep(0.5)
     version_folder(tmp_path, 2, "half_plus_three")
-    deadline = time.monotonic() + LOAD_SECONDS
-    while time.monotonic() < deadline:
-        states = {
-            row["version"]: row["state"]
-            for row in server.get("/v1/models/half").json()["model_version_status"]
-        }
-        if states == {"2": "AVAILABLE", "1": "END"}:
-            break
-        time.sleep(0.1)
+    swapped = {"2": "AVAILABLE", "1": "END"}
+    rows = server.wait_for_status("/v1/models/half", lambda rows: _states(rows) == swapped)
     time.sleep(0.5)  # requests keep flowing to version 2
     stop.set()
     for thread in threads:
         thread.join()
-    assert states == {"2": "AVAILABLE", "1": "END"}
+    assert _states(rows) == swapped
     assert statuses
     assert set(statuses) == {200}, statuses
     # Version 1 is gone, version 2 answers by number.
@@ -98,12 +95,9 @@ def test_new_version_swaps_in_under_load_with_no_failed_request(
     damaged.mkdir()
     (damaged / "model.tflite").write_bytes(Path(model_path("half_plus_three")).read_bytes()[:1000])
     damaged.rename(tmp_path / "3")
-    deadline = time.monotonic() + LOAD_SECONDS
-    while time.monotonic() < deadline:
-        rows = server.get("/v1/models/half/versions/3").json().get("model_version_status", [])
-        if rows and rows[0]["state"] == "END":
-            break
-        time.sleep(0.1)
+    rows = server.wait_for_status(
+        "/v1/models/half/versions/3", lambda rows: bool(rows) and rows[0]["state"] == "END"
+    )
     assert rows[0]["status"]["error_code"] != "OK"
     assert rows[0]["status"]["error_message"]
     assert server.post("/v1/models/half:predict", {"instances": [1.0]}).json() == {

@@ -8,6 +8,7 @@ client sends can stop the server.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any, Awaitable, Callable, Dict
@@ -16,7 +17,7 @@ import orjson
 
 from .._version import __version__
 from ..errors import PysigError
-from . import json_tensor
+from . import json_tensor, numeric_body
 from .errors import ApiError, InvalidArgument, NotFound, PayloadTooLarge, from_pysig
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import METRICS_PATH, Metrics
@@ -32,6 +33,7 @@ Receive = Callable[[], Awaitable[Dict[str, Any]]]
 Send = Callable[[Dict[str, Any]], Awaitable[None]]
 
 _JSON = b"application/json"
+_THREAD_BYTES = 64 << 10
 
 
 class _ClientGone(Exception):
@@ -153,6 +155,20 @@ class App:
             )
         if target.api == "metadata":
             return self.manager.resolve(target.model, target.version, target.label).metadata
+        if target.api == "predict":
+            if len(body) > _THREAD_BYTES:
+                # The reader holds no GIL: bodies this large are read on worker threads, so
+                # several are read at once and the event loop keeps answering meanwhile.
+                loop = asyncio.get_running_loop()
+                numeric = await loop.run_in_executor(None, numeric_body.read, body)
+            else:
+                numeric = numeric_body.read(body)
+            if numeric is not None:
+                return await self._call(
+                    target,
+                    numeric.signature_name,
+                    lambda spec, servable: self._predict_numeric(numeric, body, spec, servable),
+                )
         document = json_tensor.loads(body)
         name = json_tensor.signature_name(document)
         if target.api == "predict":
@@ -190,13 +206,26 @@ class App:
         servable = self.manager.resolve(target.model, target.version, target.label)
         # Held from lookup to response: a version swap drains it before unloading it.
         servable.hold()
-        gauge = self.metrics.in_flight.labels(servable.model)
-        gauge.inc()
+        in_flight = self.metrics.in_flight
+        model = servable.model
+        in_flight[model] = in_flight.get(model, 0) + 1
         try:
             return await work(choose_signature(servable.signatures, signature), servable)
         finally:
-            gauge.dec()
+            in_flight[model] -= 1
             servable.release()
+
+    async def _predict_numeric(
+        self,
+        numeric: numeric_body.NumericRequest,
+        body: bytes,
+        spec: SignatureSpec,
+        servable: Servable,
+    ) -> bytes:
+        inputs = numeric_body.inputs(numeric, spec.inputs)
+        if inputs is None:
+            return await self._predict(json_tensor.loads(body), body, spec, servable)
+        return await self._predicted(inputs, numeric.fmt, spec, servable)
 
     async def _predict(
         self, document: dict[str, Any], body: bytes, spec: SignatureSpec, servable: Servable
@@ -204,6 +233,15 @@ class App:
         # numpy would read a bool among numbers as 0 or 1: check values one by one only then.
         has_bools = b"true" in body or b"false" in body
         inputs, fmt = json_tensor.predict_inputs(document, spec.inputs, has_bools)
+        return await self._predicted(inputs, fmt, spec, servable)
+
+    async def _predicted(
+        self,
+        inputs: json_tensor.Tensors,
+        fmt: json_tensor.RequestFormat,
+        spec: SignatureSpec,
+        servable: Servable,
+    ) -> bytes:
         spec.check_shapes(inputs)
         outputs = await self._run(servable, spec, inputs)
         return json_tensor.predict_response({name: outputs[name] for name in spec.outputs}, fmt)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from google.protobuf import (
     descriptor_pb2,
@@ -77,7 +77,7 @@ def _field(
     proto = _FIELD(
         name=name,
         number=number,
-        type=kind,
+        type=cast(Any, kind),  # an enum value; protobuf's stubs, where installed, say so
         label=_FIELD.LABEL_REPEATED if repeated else _FIELD.LABEL_OPTIONAL,
     )
     if type_name:

@@ -551,10 +551,11 @@ def jsonable(value: NDArray[Any], as_b64: bool = False) -> Any:
         return _nested(value, lambda item: _string_value(item, as_b64))
     if kind == "c":
         raise InvalidArgument(f"Failed to write JSON value for tensor type: {value.dtype.name}")
+    if value.ndim == 0:
+        item = value[()]
+        return _float_value(item) if kind == "f" and not math.isfinite(item) else item
     if kind == "f" and not np.isfinite(value).all():
         return _nested(value, _float_value)
-    if value.ndim == 0:
-        return value[()]
     if not value.dtype.isnative:
         value = value.astype(value.dtype.newbyteorder("="))
     return value if value.flags.c_contiguous else np.ascontiguousarray(value)

@@ -66,6 +66,7 @@ class Servable:
         # time is the call's own (no thread hand-off); the shortest decides where the
         # signature's later calls run (a machine busy elsewhere delays some calls, never all).
         self._probes: dict[str, list[float]] = {}
+        self._inline: dict[str, bool] = {}  # the decision, once the probes are in
         self._drained: asyncio.Event | None = None
         self.batchers: dict[str, Batcher] = {}
         if options.batching is not None:
@@ -104,19 +105,23 @@ class Servable:
                 f"requests in flight, the most it takes (--max_queued_requests plus its "
                 f"{self.pool.size} interpreters): retry later"
             )
-        probes = self._probes.setdefault(spec.key, [])
+        inline = self._inline.get(spec.key)
         if (
-            (len(probes) < _PROBES or min(probes) < INLINE_SECONDS)
+            inline is not False
             and self._in_threads < self.pool.size
             and sum(value.nbytes for value in inputs.values()) <= INLINE_BYTES
         ):
             # A call this short costs less than handing it to a thread and back. Calls on
             # the event loop run one at a time and the threads hold fewer interpreters than
             # the pool has, so one is idle: this never waits for an interpreter.
+            if inline:
+                return self.pool.run(spec.key, **inputs)
             started = time.perf_counter()
             outputs = self.pool.run(spec.key, **inputs)
-            if len(probes) < _PROBES:
-                probes.append(time.perf_counter() - started)
+            probes = self._probes.setdefault(spec.key, [])
+            probes.append(time.perf_counter() - started)
+            if len(probes) == _PROBES:
+                self._inline[spec.key] = min(probes) < INLINE_SECONDS
         else:
             self._in_threads += 1
             try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import unquote
 
 from .errors import InvalidArgument
@@ -30,6 +31,8 @@ class Route:
     label: str | None
 
 
+# Clients call the same few paths over and over; bounded, so odd paths cannot grow it.
+@lru_cache(maxsize=1024)
 def route(method: str, path: str) -> Route:
     """The route of a request under /v1/; raises TF Serving's errors for the others."""
     match = None
