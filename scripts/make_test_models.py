@@ -19,6 +19,10 @@ Writes:
   and ``echo`` (x -> y = x + 1).
 - <out-dir>/counter.tflite: ``increment``, ``read`` and ``reset`` sharing the
   int64 resource variable ``count``.
+- <out-dir>/accumulator.tflite: ``add`` (x[None, 4] -> total, the float32[4] resource
+  variable ``total`` plus the column sums of x, written back) and ``scaled`` (factor ->
+  value = total * factor): every output is computed, none a raw variable read, so both
+  runtimes run it; for variables kept across refused calls, XNNPACK's among them.
 - <out-dir>/dynamic.tflite: ``reduce`` (x[None, None] -> total, row_sums) and
   ``positives`` (x[None] -> values, whose length depends on the data).
 - <out-dir>/arg_reduce.tflite: ``over_dynamic_axis`` (x[1, None] -> index =
@@ -222,6 +226,32 @@ def make_counter() -> bytes:
     return convert_functions(
         module, module.increment, module.read, module.reset, resource_variables=True
     )
+
+
+# ------------------------------------------------------------------ accumulator
+
+
+class Accumulator(tf.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.total = tf.Variable(tf.zeros([4], tf.float32), name="total")
+
+    # The output is the sum itself (an ADD), not a read of the variable afterwards:
+    # LiteRT's compiled model cannot return raw variable reads.
+    @tf.function(input_signature=[spec([None, 4], tf.float32, "x")])
+    def add(self, x: tf.Tensor) -> dict[str, tf.Tensor]:
+        total = self.total + tf.reduce_sum(x, axis=0)
+        self.total.assign(total)
+        return {"total": total}
+
+    @tf.function(input_signature=[spec([], tf.float32, "factor")])
+    def scaled(self, factor: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {"value": self.total * factor}
+
+
+def make_accumulator() -> bytes:
+    module = Accumulator()
+    return convert_functions(module, module.add, module.scaled, resource_variables=True)
 
 
 # ---------------------------------------------------------------------- dynamic
@@ -673,6 +703,7 @@ TEST_MODELS: dict[str, Callable[[], bytes]] = {
     "multi_signature": make_multi_signature,
     "zero_input": make_zero_input,
     "counter": make_counter,
+    "accumulator": make_accumulator,
     "dynamic": make_dynamic,
     "arg_reduce": make_arg_reduce,
     "quant_int8": lambda: make_quantized(tf.int8),
