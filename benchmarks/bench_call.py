@@ -1,5 +1,6 @@
-"""Per-call overhead on a tiny model: pysig's dict call and zero-copy invoke against
-tflite_runtime's ``SignatureRunner.__call__``, in one run (the demo model's ``add``).
+"""Per-call overhead on a tiny model: pysig's dict call and zero-copy invoke on the tflite
+runtime against tflite_runtime's ``SignatureRunner.__call__``, in one run (the demo
+model's ``add``).
 
     python benchmarks/bench_call.py [--duration S]
 
@@ -16,9 +17,18 @@ from typing import Any, Mapping, NamedTuple, Sequence
 
 import pysig
 from pysig.bench.core import Benchmark, BenchOptions
-from pysig.bench.methods import FLOOR, PYSIG_CALL, PYSIG_ZERO_COPY, TFLITE_SIGNATURE_RUNNER
+from pysig.bench.methods import (
+    FLOOR,
+    PYSIG_CALL,
+    PYSIG_ZERO_COPY,
+    TFLITE_SIGNATURE_RUNNER,
+    method_name,
+)
 from pysig.bench.report import format_table
 
+CALL = method_name(PYSIG_CALL, "tflite")
+ZERO_COPY = method_name(PYSIG_ZERO_COPY, "tflite")
+TFLITE_FLOOR = method_name(FLOOR, "tflite")
 CALL_SPEEDUP_TARGET = 5.0
 ZERO_COPY_MARGIN_US = 0.6
 
@@ -38,8 +48,8 @@ def median_us(report: Mapping[str, Any], method: str) -> float:
 
 def call_targets(report: Mapping[str, Any]) -> list[Target]:
     """The tiny-model targets, from a `pysig bench --compare` report (medians)."""
-    speedup = median_us(report, TFLITE_SIGNATURE_RUNNER) / median_us(report, PYSIG_CALL)
-    over_floor = median_us(report, PYSIG_ZERO_COPY) - median_us(report, FLOOR)
+    speedup = median_us(report, TFLITE_SIGNATURE_RUNNER) / median_us(report, CALL)
+    over_floor = median_us(report, ZERO_COPY) - median_us(report, TFLITE_FLOOR)
     return [
         Target(
             f"dict call >= {CALL_SPEEDUP_TARGET:g}x faster than tflite_runtime SignatureRunner",
@@ -60,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--duration", type=float, default=2.0, help="seconds per method (default: 2)"
     )
     args = parser.parse_args(argv)
-    interpreter = pysig.Interpreter(pysig.DEMO_MODEL_PATH)
+    interpreter = pysig.Interpreter(pysig.DEMO_MODEL_PATH, runtime="tflite")
     options = BenchOptions(duration=args.duration, compare=True)
     report = Benchmark(interpreter, pysig.DEMO_MODEL_PATH, "add", options).run()
     print(format_table(report))

@@ -1,246 +1,237 @@
-"""The LiteRT targets of issue 12, measured side by side in one run (one process, the
-methods interleaved round by round so that load from elsewhere hits them alike):
+"""The LiteRT targets of issue 12, measured side by side in one run per model with
+`pysig bench --compare`'s harness (src/pysig/bench/core.py): every method of a model in
+one process, timed call by call in interleaved rounds, so load from elsewhere hits them
+alike; medians compared.
 
 - MobileNetV2 uint8 and float32, 1 thread: pysig on LiteRT against ai_edge_litert's own
   ``CompiledModel`` (write + run + read) and tflite_runtime's ``SignatureRunner``;
-- the tiny model: pysig's dict call on LiteRT against ai_edge_litert's
-  ``SignatureRunner`` and its ``CompiledModel`` write + run + read; pysig's zero-copy
-  ``invoke()`` against the C loop floor (``LiteRtRunCompiledModel`` back to back in C++);
-- the same pysig calls on the tflite runtime, so both runtimes' figures sit side by side.
+- the tiny model: pysig's dict call on LiteRT against ai_edge_litert's ``SignatureRunner``
+  and its ``CompiledModel`` write + run + read; pysig's zero-copy ``invoke()`` against the
+  floor (``LiteRtRunCompiledModel`` timed call by call in a C++ loop);
+- pysig on the tflite runtime and tflite's floor in the same rounds.
+
+The zero-copy target compares loops: ``runner.invoke()`` back to back in a Python ``for``
+loop against ``LiteRtRunCompiledModel`` back to back in the C++ loop, batch against batch
+in interleaved rounds (mean per call of each batch, median over rounds). Neither side then
+pays a clock read per call, which the call-by-call table's Python methods do (its "timing
+loop" line), and a batch mean is compared with a batch mean: a per-call median of the C
+loop against a batch mean from Python is what made an earlier run report +9.3 us.
 
     python benchmarks/make_models.py      # once, with tensorflow-cpu==2.14.1
-    python benchmarks/bench_litert.py     # writes benchmarks/results/litert.json and the
-                                          # "LiteRT" section of benchmarks/RESULTS.md
+    python benchmarks/bench_litert.py     # writes benchmarks/results/litert-pyXY.json and
+                                          # the "LiteRT ..., CPython X.Y" section of
+                                          # benchmarks/RESULTS.md
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import os
 import statistics
+import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Mapping, Sequence
 
-import numpy as np
+from bench_call import Target, median_us
 
 import pysig
-from pysig.runtime.choose import installed
+from pysig.bench.core import Benchmark, BenchOptions
+from pysig.bench.methods import (
+    FLOOR,
+    LITERT_COMPILED_MODEL,
+    LITERT_SIGNATURE_RUNNER,
+    PYSIG_CALL,
+    PYSIG_ZERO_COPY,
+    TFLITE_SIGNATURE_RUNNER,
+    method_name,
+)
+from pysig.bench.report import environment_markdown, format_markdown, format_table
 
 HERE = Path(__file__).resolve().parent
 MODELS = HERE / ".models"
 RESULTS_MD = HERE / "RESULTS.md"
-SECTION = "## LiteRT runtime (issue 12 targets)"
+# One section and one JSON file per Python: the suite runs on 3.11 (both runtimes, numpy 1)
+# and 3.13 (LiteRT only, numpy 2).
+PYTHON = f"CPython {sys.version_info.major}.{sys.version_info.minor}"
+SECTION = f"## LiteRT runtime (issue 12 targets), {PYTHON}"
+JSON_NAME = f"litert-py{sys.version_info.major}{sys.version_info.minor}.json"
+NOTES_HEADING = "### Notes"
 
-Call = Callable[[], Any]
-
-
-def median_us(call: Call, seconds: float) -> float:
-    """Median time of one call over repeated batches lasting about ``seconds`` in all."""
-    call()
-    start = time.perf_counter()
-    call()
-    once = max(time.perf_counter() - start, 1e-7)
-    batch = max(1, int(0.01 / once))
-    samples = []
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline or len(samples) < 5:
-        start = time.perf_counter_ns()
-        for _ in range(batch):
-            call()
-        samples.append((time.perf_counter_ns() - start) / batch / 1000)
-    return statistics.median(samples)
+CALL = method_name(PYSIG_CALL, "litert")
+ZERO_COPY = method_name(PYSIG_ZERO_COPY, "litert")
+LITERT_FLOOR = method_name(FLOOR, "litert")
+# Calls per method: the big models' tflite_runtime methods take up to ~80 ms each.
+RUNS = {"tiny": None, "mobilenet_v2_uint8": 120, "mobilenet_v2": 200}
 
 
-def interleaved(methods: dict[str, Call], seconds: float, rounds: int) -> dict[str, float]:
-    """Each method's median over ``rounds`` rounds, the methods taking turns."""
-    per_round: dict[str, list[float]] = {name: [] for name in methods}
-    for _ in range(rounds):
-        for name, call in methods.items():
-            per_round[name].append(median_us(call, seconds / rounds))
-    return {name: statistics.median(values) for name, values in per_round.items()}
+LOOP_ROUNDS = 40
+LOOP_BATCH = 2000
 
 
-def random_inputs(runner: pysig.SignatureRunner, rng: np.random.Generator) -> dict[str, Any]:
-    inputs = {}
-    for name, detail in runner.get_input_details().items():
-        dtype = np.dtype(detail["dtype"])
-        shape = tuple(int(d) for d in detail["shape"])
-        if dtype.kind in "iu":
-            inputs[name] = rng.integers(0, 100, size=shape).astype(dtype)
-        else:
-            inputs[name] = rng.standard_normal(shape).astype(dtype)
-    return inputs
+def loops(runner: pysig.SignatureRunner) -> dict[str, float]:
+    """Microseconds per call of ``invoke()`` in a Python loop and of the C++ loop, in
+    interleaved rounds of equal batches (median over rounds of each batch's mean)."""
+    invoke, clock = runner.invoke, time.perf_counter_ns
+    python, native = [], []
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(LOOP_ROUNDS):
+            start = clock()
+            for _ in range(LOOP_BATCH):
+                invoke()
+            python.append((clock() - start) / LOOP_BATCH / 1000)
+            native.append(sum(runner._time_invokes(LOOP_BATCH)) / LOOP_BATCH / 1000)
+    finally:
+        if collecting:
+            gc.enable()
+    return {"python_loop_us": statistics.median(python), "c_loop_us": statistics.median(native)}
 
 
-def compiled_model_call(path: Path, key: str, inputs: dict[str, Any]) -> Call:
-    """ai_edge_litert's CompiledModel as its users run it: write inputs, run, read outputs."""
-    from ai_edge_litert.compiled_model import CompiledModel
-    from ai_edge_litert.options import CpuOptions, Options
-
-    model = CompiledModel.from_file(
-        str(path), options=Options(cpu_options=CpuOptions(num_threads=1))
+def measure(name: str, seconds: float) -> dict[str, Any]:
+    path = str(MODELS / f"{name}.tflite")
+    interpreter = pysig.Interpreter(path, num_threads=1, runtime="litert")
+    key = next(iter(interpreter.get_signature_list()))
+    runs = RUNS.get(name)
+    options = BenchOptions(
+        runs=runs, duration=None if runs else seconds, num_threads=1, compare=True
     )
-    index = model.get_signature_index(key)
-    signature = model.get_signature_by_index(index)
-    in_buffers = model.create_input_buffers(index)
-    out_buffers = model.create_output_buffers(index)
-    details = model.get_output_tensor_details(key)
-    reads = []
-    for name in signature["outputs"]:
-        shape = details[name]["shape"]
-        reads.append((int(np.prod(shape)), np.dtype(details[name]["dtype"])))
-    ordered = [inputs[name] for name in signature["inputs"]]
-
-    def call() -> Any:
-        for buffer, value in zip(in_buffers, ordered):
-            buffer.write(value)
-        model.run_by_index(index, in_buffers, out_buffers)
-        return [b.read(count, dtype) for b, (count, dtype) in zip(out_buffers, reads)]
-
-    return call
+    benchmark = Benchmark(interpreter, path, key, options)
+    report = benchmark.run()
+    if runs is None:
+        report["zero_copy_loops"] = loops(benchmark.runner)
+    report["command"] = (
+        f"pysig bench benchmarks/.models/{name}.tflite --runtime litert --compare "
+        f"--num-threads 1 " + (f"--runs {runs}" if runs else f"--duration {seconds:g}")
+    )
+    return report
 
 
-def litert_signature_runner_call(path: Path, key: str, inputs: dict[str, Any]) -> Call:
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=str(path), num_threads=1)
-    interpreter.allocate_tensors()
-    runner = interpreter.get_signature_runner(key)
-    return lambda: runner(**inputs)
+def ratio(report: Mapping[str, Any], method: str, reference: str) -> float:
+    return median_us(report, method) / median_us(report, reference)
 
 
-def tflite_signature_runner_call(path: Path, key: str, inputs: dict[str, Any]) -> Call:
-    from tflite_runtime.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=str(path), num_threads=1)
-    interpreter.allocate_tensors()
-    runner = interpreter.get_signature_runner(key)
-    return lambda: runner(**inputs)
-
-
-def measure_model(path: Path, seconds: float, rounds: int) -> dict[str, float]:
-    rng = np.random.default_rng(0)
-    methods: dict[str, Call] = {}
-    runners = {}
-    for runtime in ("litert", "tflite"):
-        if installed(runtime):
-            runners[runtime] = pysig.Interpreter(
-                str(path), num_threads=1, runtime=runtime
-            ).get_signature_runner()
-    key = next(iter(runners.values())).signature_key
-    inputs = random_inputs(next(iter(runners.values())), rng)
-    for runtime, runner in runners.items():
-        methods[f"pysig {runtime} dict call"] = lambda r=runner: r(**inputs)
-        for name, value in inputs.items():
-            runner.inputs[name][...] = value
-        methods[f"pysig {runtime} zero-copy invoke"] = runner.invoke
-    if installed("litert"):
-        methods["ai_edge_litert CompiledModel write+run+read"] = compiled_model_call(
-            path, key, inputs
-        )
-        methods["ai_edge_litert SignatureRunner"] = litert_signature_runner_call(path, key, inputs)
-    if installed("tflite"):
-        methods["tflite_runtime SignatureRunner"] = tflite_signature_runner_call(path, key, inputs)
-    found = interleaved(methods, seconds, rounds)
-    for runtime, runner in runners.items():
-        # The floor: invokes timed one by one inside C++, no Python in between (median).
-        samples = runner._time_invokes(
-            max(20, int(seconds / rounds / (found[f"pysig {runtime} zero-copy invoke"] * 1e-6)))
-        )
-        found[f"{runtime} C loop floor"] = float(np.median(samples)) / 1000
-    return found
-
-
-def ratio(found: dict[str, float], a: str, b: str) -> float:
-    return found[a] / found[b]
-
-
-def targets(results: dict[str, dict[str, float]]) -> list[tuple[str, str, bool]]:
-    rows = []
+def targets(reports: Mapping[str, Mapping[str, Any]]) -> list[Target]:
+    found = []
     for name in ("mobilenet_v2_uint8", "mobilenet_v2"):
-        found = results.get(name)
-        if not found:
+        report = reports.get(name)
+        if report is None:
             continue
-        pysig_call = "pysig litert dict call"
-        own = ratio(found, pysig_call, "ai_edge_litert CompiledModel write+run+read")
-        rows.append(
-            (f"{name}: pysig on LiteRT within 3% of CompiledModel", f"{own:.3f}x", own <= 1.03)
-        )
-        if "tflite_runtime SignatureRunner" in found and name.endswith("uint8"):
-            speedup = ratio(found, "tflite_runtime SignatureRunner", pysig_call)
-            rows.append(
-                (f"{name}: >= 10x faster than tflite_runtime SR", f"{speedup:.1f}x", speedup >= 10)
+        own = ratio(report, CALL, LITERT_COMPILED_MODEL)
+        found.append(
+            Target(
+                f"{name}: pysig on LiteRT within 3% of ai_edge_litert CompiledModel",
+                f"{own:.3f}x its time",
+                own <= 1.03,
             )
-    tiny = results.get("tiny")
-    if tiny:
-        sr = ratio(tiny, "ai_edge_litert SignatureRunner", "pysig litert dict call")
-        cm = ratio(tiny, "ai_edge_litert CompiledModel write+run+read", "pysig litert dict call")
-        margin = tiny["pysig litert zero-copy invoke"] - tiny["litert C loop floor"]
-        rows += [
-            (
+        )
+        measured = {m["name"] for m in report["methods"]}
+        if name.endswith("uint8") and TFLITE_SIGNATURE_RUNNER in measured:
+            speedup = ratio(report, TFLITE_SIGNATURE_RUNNER, CALL)
+            found.append(
+                Target(
+                    f"{name}: >= 10x faster than tflite_runtime SignatureRunner",
+                    f"{speedup:.1f}x faster",
+                    speedup >= 10,
+                )
+            )
+    tiny = reports.get("tiny")
+    if tiny is not None:
+        runner = ratio(tiny, LITERT_SIGNATURE_RUNNER, CALL)
+        # Each Python method's p50 includes the timing loop, which weighs most on the fastest.
+        loop_us = tiny["timing_overhead_us"]
+        net = (median_us(tiny, LITERT_SIGNATURE_RUNNER) - loop_us) / (
+            median_us(tiny, CALL) - loop_us
+        )
+        compiled = ratio(tiny, LITERT_COMPILED_MODEL, CALL)
+        loop = tiny["zero_copy_loops"]
+        margin = loop["python_loop_us"] - loop["c_loop_us"]
+        per_call = median_us(tiny, ZERO_COPY) - median_us(tiny, LITERT_FLOOR)
+        found += [
+            Target(
                 "tiny: dict call >= 2.5x faster than ai_edge_litert SignatureRunner",
-                f"{sr:.2f}x",
-                sr >= 2.5,
+                f"{runner:.2f}x faster ({net:.2f}x net of the {loop_us:.3f} us timing loop)",
+                runner >= 2.5,
             ),
-            ("tiny: dict call faster than CompiledModel write+run+read", f"{cm:.2f}x", cm > 1),
-            (
-                "tiny: zero-copy invoke() within 0.5 us of the C loop",
-                f"+{margin:.2f} us",
+            Target(
+                "tiny: dict call faster than ai_edge_litert CompiledModel write+run+read",
+                f"{compiled:.2f}x faster",
+                compiled > 1,
+            ),
+            Target(
+                "tiny: zero-copy invoke() within 0.5 us of the LiteRT C loop",
+                f"+{margin:.3f} us ({loop['python_loop_us']:.3f} vs {loop['c_loop_us']:.3f} us "
+                f"per call; call by call, p50s: +{per_call:.3f} us, its timing loop "
+                f"{tiny['timing_overhead_us']:.3f} us included)",
                 margin <= 0.5,
             ),
         ]
-    return rows
+    return found
 
 
-def markdown(results: dict[str, dict[str, float]]) -> str:
+def markdown(reports: Mapping[str, Mapping[str, Any]]) -> str:
+    first = next(iter(reports.values()))
     lines = [
         SECTION,
         "",
         (
-            "Written by `benchmarks/bench_litert.py`: medians in microseconds, every method "
-            "of a model interleaved in one process."
+            "Written by `benchmarks/bench_litert.py` (`pysig bench --compare`'s harness: each "
+            "model in one process, every method timed call by call in interleaved rounds; "
+            "medians). Load averages are those after each model's run: on this shared 2-core "
+            "machine only ratios within one table mean much."
         ),
         "",
+        environment_markdown(first),
+        "",
+        "### Targets",
+        "",
+        "| target | measured | met |",
+        "|---|---|---|",
     ]
-    for name, found in results.items():
-        lines += [f"### {name}", "", "| method | median us |", "|---|---:|"]
-        lines += [f"| {method} | {value:.2f} |" for method, value in found.items()]
-        lines.append("")
-    lines += ["### Targets", "", "| target | measured | met |", "|---|---|---|"]
-    lines += [f"| {t} | {m} | {'yes' if ok else 'NO'} |" for t, m, ok in targets(results)]
+    lines += [
+        f"| {t.description} | {t.measured} | {'yes' if t.met else 'NO'} |" for t in targets(reports)
+    ]
+    for name, report in reports.items():
+        lines += ["", f"### {name}", "", f"`{report['command']}`", "", format_markdown(report)]
     return "\n".join(lines) + "\n"
 
 
 def write_section(text: str) -> None:
+    """Replace the LiteRT section of RESULTS.md, keeping its notes as they are."""
     current = RESULTS_MD.read_text() if RESULTS_MD.exists() else ""
+    notes = ""
     if SECTION in current:
         before, _, rest = current.partition(SECTION)
         following = rest.find("\n## ")
+        section = rest if following < 0 else rest[:following]
+        if NOTES_HEADING in section:
+            notes = "\n" + NOTES_HEADING + section.partition(NOTES_HEADING)[2].rstrip("\n") + "\n"
         current = before + (rest[following + 1 :] if following >= 0 else "")
-    RESULTS_MD.write_text(current.rstrip("\n") + "\n\n" + text)
+    RESULTS_MD.write_text(current.rstrip("\n") + "\n\n" + text + notes)
 
 
-def main() -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=6.0, help="time per model and method")
-    parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("models", nargs="*", default=["tiny", "mobilenet_v2_uint8", "mobilenet_v2"])
-    args = parser.parse_args()
-    results = {}
+    parser.add_argument(
+        "--duration", type=float, default=2.0, help="seconds per method on the tiny model"
+    )
+    parser.add_argument("models", nargs="*", default=list(RUNS))
+    args = parser.parse_args(argv)
+    reports = {}
     for name in args.models:
-        path = MODELS / f"{name}.tflite"
-        print(f"{name} ...", flush=True)
-        results[name] = measure_model(path, args.seconds, args.rounds)
-        for method, value in results[name].items():
-            print(f"  {method:45s} {value:10.2f} us")
+        print(f"$ uptime: {os.getloadavg()[0]:.2f}; {name} ...", flush=True)
+        reports[name] = measure(name, args.duration)
+        print(format_table(reports[name]), flush=True)
     (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "litert.json").write_text(json.dumps(results, indent=2) + "\n")
-    text = markdown(results)
-    write_section(text)
-    print(text)
+    (HERE / "results" / JSON_NAME).write_text(json.dumps(reports, indent=2) + "\n")
+    write_section(markdown(reports))
+    for target in targets(reports):
+        print(f"{'met' if target.met else 'MISSED'}: {target.description}: {target.measured}")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

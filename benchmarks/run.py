@@ -18,15 +18,12 @@ import sys
 from pathlib import Path
 from typing import Any, Mapping, NamedTuple, Sequence
 
+from bench_call import CALL as PYSIG_CALL
+from bench_call import TFLITE_FLOOR as FLOOR
+from bench_call import ZERO_COPY as PYSIG_ZERO_COPY
 from bench_call import Target, call_targets, median_us
 
-from pysig.bench.methods import (
-    FLOOR,
-    PYSIG_CALL,
-    PYSIG_ZERO_COPY,
-    TFLITE_INDEX_API,
-    TFLITE_SIGNATURE_RUNNER,
-)
+from pysig.bench.methods import TFLITE_INDEX_API, TFLITE_SIGNATURE_RUNNER
 from pysig.bench.plot import write_plot
 from pysig.bench.report import environment_markdown, format_markdown
 
@@ -71,7 +68,18 @@ def bench(case: Case) -> dict[str, Any]:
     RESULTS.mkdir(exist_ok=True)
     output = RESULTS / f"{case.name}.json"
     model = MODELS / f"{case.name}.tflite"
-    command = [sys.executable, "-m", "pysig", "bench", str(model), "--compare", *case.options]
+    # The tflite runtime's figures: pysig on LiteRT is benchmarks/bench_litert.py's.
+    command = [
+        sys.executable,
+        "-m",
+        "pysig",
+        "bench",
+        str(model),
+        "--runtime",
+        "tflite",
+        "--compare",
+        *case.options,
+    ]
     print(f"$ {' '.join(['pysig', *command[3:]])}", flush=True)
     subprocess.run([*command, "--json", str(output)], check=True)
     print(flush=True)

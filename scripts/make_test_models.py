@@ -19,6 +19,10 @@ Writes:
   and ``echo`` (x -> y = x + 1).
 - <out-dir>/counter.tflite: ``increment``, ``read`` and ``reset`` sharing the
   int64 resource variable ``count``.
+- <out-dir>/accumulator.tflite: ``add`` (x[None, 4] -> total, the float32[4] resource
+  variable ``total`` plus the column sums of x, written back) and ``scaled`` (factor ->
+  value = total * factor): every output is computed, none a raw variable read, so both
+  runtimes run it; for variables kept across refused calls, XNNPACK's among them.
 - <out-dir>/dynamic.tflite: ``reduce`` (x[None, None] -> total, row_sums) and
   ``positives`` (x[None] -> values, whose length depends on the data).
 - <out-dir>/arg_reduce.tflite: ``over_dynamic_axis`` (x[1, None] -> index =
@@ -222,6 +226,32 @@ def make_counter() -> bytes:
     return convert_functions(
         module, module.increment, module.read, module.reset, resource_variables=True
     )
+
+
+# ------------------------------------------------------------------ accumulator
+
+
+class Accumulator(tf.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.total = tf.Variable(tf.zeros([4], tf.float32), name="total")
+
+    # The output is the sum itself (an ADD), not a read of the variable afterwards:
+    # LiteRT's compiled model cannot return raw variable reads.
+    @tf.function(input_signature=[spec([None, 4], tf.float32, "x")])
+    def add(self, x: tf.Tensor) -> dict[str, tf.Tensor]:
+        total = self.total + tf.reduce_sum(x, axis=0)
+        self.total.assign(total)
+        return {"total": total}
+
+    @tf.function(input_signature=[spec([], tf.float32, "factor")])
+    def scaled(self, factor: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {"value": self.total * factor}
+
+
+def make_accumulator() -> bytes:
+    module = Accumulator()
+    return convert_functions(module, module.add, module.scaled, resource_variables=True)
 
 
 # ---------------------------------------------------------------------- dynamic
@@ -452,39 +482,44 @@ def make_custom_op() -> bytes:
 # ------------------------------------------------------------------- keras_dense
 
 
+def convert_keras(seed: int, layers: Callable[[], list[Any]]) -> bytes:
+    """A Keras Sequential model of ``layers()``, its weights drawn after seeding with
+    ``seed`` (so every run gives the same), converted as Keras users do (one
+    ``serving_default`` signature)."""
+    tf.keras.utils.set_random_seed(seed)
+    model = tf.keras.Sequential(layers())
+    return bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+
+
 def make_keras_dense() -> bytes:
-    # The model from the "Signatures in TensorFlow Lite" guide; seeded so the
-    # initial weights are the same on every run. With many seeds both output
-    # weights come out negative and the final relu returns 0 for every input;
+    # The model from the "Signatures in TensorFlow Lite" guide. With many seeds both
+    # output weights come out negative and the final relu returns 0 for every input;
     # with this one about 2 in 3 random inputs give a non-zero output.
-    tf.keras.utils.set_random_seed(KERAS_SEED)
-    model = tf.keras.Sequential(
-        [
+    return convert_keras(
+        KERAS_SEED,
+        lambda: [
             tf.keras.layers.Dense(2, input_dim=4, activation="relu", name="x"),
             tf.keras.layers.Dense(1, activation="relu", name="output"),
-        ]
+        ],
     )
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    return bytes(converter.convert())
 
 
 # ------------------------------------------------------------------------ conv
 
 
 def make_conv() -> bytes:
-    tf.keras.utils.set_random_seed(SEED)
     layers = tf.keras.layers
-    model = tf.keras.Sequential(
-        [
+    return convert_keras(
+        SEED,
+        lambda: [
             tf.keras.Input((32, 32, 3), name="image"),
             layers.Conv2D(8, 3, strides=2, padding="same", activation="relu6"),
             layers.DepthwiseConv2D(3, padding="same", activation="relu6"),
             layers.Conv2D(16, 1, activation="relu6"),
             layers.GlobalAveragePooling2D(),
             layers.Dense(4, activation="softmax", name="scores"),
-        ]
+        ],
     )
-    return bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
 
 
 # ------------------------------------------------------------- flex_encode_decode
@@ -668,6 +703,7 @@ TEST_MODELS: dict[str, Callable[[], bytes]] = {
     "multi_signature": make_multi_signature,
     "zero_input": make_zero_input,
     "counter": make_counter,
+    "accumulator": make_accumulator,
     "dynamic": make_dynamic,
     "arg_reduce": make_arg_reduce,
     "quant_int8": lambda: make_quantized(tf.int8),
@@ -714,6 +750,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         write(DEMO_PATH, make_demo())
     for name, make in TEST_MODELS.items():
         if not args.names or name in args.names:
+            # Keras numbers the layers it names (sequential_1...) per process, and the
+            # names end up in the file: each model starts from a clean slate, as alone.
+            tf.keras.backend.clear_session()
             write(args.out_dir / f"{name}.tflite", make())
 
 

@@ -33,6 +33,11 @@ def reference_interpreter_class(runtime: str) -> Any:
     return Interpreter
 
 
+# Models with resource variables: a call changes what the next returns, so a copy and its
+# original (pickling, pools) agree only when called the same number of times.
+STATEFUL_MODELS = ("counter", "accumulator")
+
+
 def model_path(name: str) -> str:
     path = MODELS / f"{name}.tflite"
     assert path.is_file(), f"missing test model {path}; run scripts/make_test_models.py"

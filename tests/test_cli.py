@@ -37,11 +37,24 @@ from pysig.runtime.ops import installed_runtimes
 ALL_MODELS = sorted(path.stem for path in MODELS.glob("*.tflite"))
 # Signatures that random inputs cannot run: gather needs valid indices.
 NEEDS_REAL_INPUTS = {("types", "strings")}
-# --compare's methods: tflite_runtime's two only where it is installed.
+# --compare's methods: pysig's and the floor on every installed runtime, and each
+# runtime's own APIs where it is installed.
 TFLITE_METHODS = {"tflite_signature_runner", "tflite_index_api"}
-METHOD_NAMES = {"pysig_call", "pysig_zero_copy", "floor"} | (
-    TFLITE_METHODS if "tflite" in INSTALLED_RUNTIMES else set()
+LITERT_METHODS = {"litert_signature_runner", "litert_compiled_model"}
+METHOD_NAMES = (
+    {
+        f"{kind}@{runtime}"
+        for kind in ("pysig_call", "pysig_zero_copy", "floor")
+        for runtime in INSTALLED_RUNTIMES
+    }
+    | (TFLITE_METHODS if "tflite" in INSTALLED_RUNTIMES else set())
+    | (LITERT_METHODS if "litert" in INSTALLED_RUNTIMES else set())
 )
+# The reference of each "ratio_to_..." field, and the runtime it needs.
+REFERENCES = {
+    "ratio_to_tflite_signature_runner": "tflite",
+    "ratio_to_litert_signature_runner": "litert",
+}
 
 
 def python_m_pysig(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -476,20 +489,21 @@ def test_plot_without_matplotlib_exits_2(run: Run, monkeypatch: pytest.MonkeyPat
 # --- bench ---------------------------------------------------------------------------------
 
 
-def test_bench_prints_a_table(run: Run) -> None:
+def test_bench_prints_a_table(run: Run, runtime: str) -> None:
     status, out, _ = run("bench", "--runs", "20")
     assert status == 0
     assert "demo.tflite, signature 'add'" in out
     header = next(line for line in out.splitlines() if line.startswith("method"))
     assert header.split() == ["method", "runs", "min", "p50", "p90", "p99", "max", "calls/s"]
-    assert "pysig runner(**inputs)" in out
-    assert "pysig zero-copy invoke()" in out
+    assert f"pysig runner(**inputs) on {runtime}" in out
+    assert f"pysig zero-copy invoke() on {runtime}" in out
     assert "peak RSS:" in out
 
 
-def test_bench_mode_selects_the_pysig_methods(run: Run, tmp_path: Path) -> None:
+def test_bench_mode_selects_the_pysig_methods(run: Run, tmp_path: Path, runtime: str) -> None:
     report = bench_json(run, tmp_path, "--runs", "5", "--mode", "zero-copy")
-    assert [m["name"] for m in report["methods"]] == ["pysig_zero_copy"]
+    assert [m["name"] for m in report["methods"]] == [f"pysig_zero_copy@{runtime}"]
+    assert report["methods"][0]["runtime"] == runtime
 
 
 def bench_json(run: Run, tmp_path: Path, *args: str) -> dict[str, Any]:
@@ -500,9 +514,9 @@ def bench_json(run: Run, tmp_path: Path, *args: str) -> dict[str, Any]:
     return report
 
 
-def test_bench_json_schema(run: Run, tmp_path: Path) -> None:
+def test_bench_json_schema(run: Run, tmp_path: Path, runtime: str) -> None:
     report = bench_json(run, tmp_path, "--runs", "20", "--compare", "--seed", "3")
-    assert report["schema"] == "pysig-bench/1"
+    assert report["schema"] == "pysig-bench/2"
     assert_types(
         report["model"],
         {"path": str, "bytes": int, "signature": str, "inputs": dict, "outputs": dict},
@@ -544,10 +558,14 @@ def test_bench_json_schema(run: Run, tmp_path: Path) -> None:
     assert isinstance(report["peak_rss_bytes"], int)
     assert report["peak_rss_bytes"] > 0
     assert isinstance(report["timing_overhead_us"], float)
-    assert [s["name"] for s in report["skipped"]] == (
-        [] if "tflite" in INSTALLED_RUNTIMES else sorted(TFLITE_METHODS, reverse=True)
+    assert {s["name"] for s in report["skipped"]} == (
+        (set() if "tflite" in INSTALLED_RUNTIMES else TFLITE_METHODS)
+        | (set() if "litert" in INSTALLED_RUNTIMES else LITERT_METHODS)
     )
     assert {m["name"] for m in report["methods"]} == METHOD_NAMES
+    # The interpreter's own runtime comes first; the floors last.
+    assert report["methods"][0]["name"] == f"pysig_call@{runtime}"
+    assert {m["kind"] for m in report["methods"][-len(INSTALLED_RUNTIMES) :]} == {"floor"}
     for method in report["methods"]:
         assert_method_stats(method, runs=20, compared=True)
 
@@ -573,16 +591,15 @@ def assert_method_stats(method: dict[str, Any], runs: int, compared: bool) -> No
     assert method["stdev_us"] >= 0
     assert method["total_s"] > 0
     assert method["throughput_per_s"] == pytest.approx(1e6 / method["mean_us"])
-    for ratio in ("ratio_to_floor", "over_floor_us", "ratio_to_tflite_signature_runner"):
-        # Without tflite_runtime there is no SignatureRunner of its to compare with.
-        has = compared and (
-            ratio != "ratio_to_tflite_signature_runner" or bool(TFLITE_METHODS & METHOD_NAMES)
-        )
+    assert method["runtime"] in INSTALLED_RUNTIMES
+    for ratio in ("ratio_to_floor", "over_floor_us", *REFERENCES):
+        # A runtime that is not installed has no SignatureRunner to compare with.
+        has = compared and REFERENCES.get(ratio, method["runtime"]) in INSTALLED_RUNTIMES
         assert isinstance(method[ratio], float) if has else method[ratio] is None
-    if compared and method["name"] == "floor":
+    if compared and method["kind"] == "floor":
         assert method["ratio_to_floor"] == 1.0
-    if compared and method["name"] == "tflite_signature_runner":
-        assert method["ratio_to_tflite_signature_runner"] == 1.0
+    if compared and method["name"] in ("tflite_signature_runner", "litert_signature_runner"):
+        assert method[f"ratio_to_{method['name']}"] == 1.0
 
 
 def test_bench_json_without_compare_has_no_ratios(run: Run, tmp_path: Path) -> None:
@@ -597,7 +614,7 @@ def test_bench_json_without_compare_has_no_ratios(run: Run, tmp_path: Path) -> N
 def test_bench_json_to_stdout_is_only_json() -> None:
     result = python_m_pysig("bench", "--runs", "5", "--json", "-")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["schema"] == "pysig-bench/1"
+    assert json.loads(result.stdout)["schema"] == "pysig-bench/2"
     assert "benchmarking [" not in result.stderr  # no progress bar when piped
 
 
@@ -609,16 +626,22 @@ def test_bench_on_a_signature_off_subgraph_0(run: Run, tmp_path: Path) -> None:
     assert {m["name"] for m in report["methods"]} == METHOD_NAMES
 
 
-def test_bench_without_signature_defs_skips_tflite_signature_runner(
-    run: Run, tmp_path: Path
-) -> None:
-    pytest.importorskip("tflite_runtime", reason="the skip note is about tflite_runtime's runner")
+def test_bench_without_signature_defs_skips_the_signature_runners(run: Run, tmp_path: Path) -> None:
     report = bench_json(run, tmp_path, model_path("no_signature"), "--runs", "5", "--compare")
-    assert {m["name"] for m in report["methods"]} == METHOD_NAMES - {"tflite_signature_runner"}
-    assert [s["name"] for s in report["skipped"]] == ["tflite_signature_runner"]
-    assert "no SignatureDefs" in report["skipped"][0]["reason"]
+    runners = {"tflite_signature_runner", "litert_signature_runner"}
+    # LiteRT's CompiledModel runs it on its default signature.
+    assert {m["name"] for m in report["methods"]} == METHOD_NAMES - runners
+    skips = {s["name"]: s for s in report["skipped"]}
+    assert set(skips) == runners | {
+        f"{runtime}_{api}"
+        for runtime, api in (("tflite", "index_api"), ("litert", "compiled_model"))
+        if runtime not in INSTALLED_RUNTIMES
+    }
     _, out, _ = run("bench", model_path("no_signature"), "--runs", "5", "--compare")
-    assert "skipped tflite_runtime SignatureRunner: the model has no SignatureDefs" in out
+    for name in runners:
+        if skips[name]["runtime"] in INSTALLED_RUNTIMES:
+            assert "no SignatureDefs" in skips[name]["reason"]
+            assert f"skipped {skips[name]['label']}: the model has no SignatureDefs" in out
 
 
 @pytest.mark.parametrize(("name", "key"), model_signatures())
@@ -632,7 +655,7 @@ def test_bench_compare_on_every_test_signature(run: Run, name: str, key: str, ru
         return
     assert status == 0, err
     assert f"signature {key!r}" in out
-    assert "floor: C++ Invoke() loop" in out
+    assert f"floor: {runtime} " in out
 
 
 def test_bench_on_random_inputs_the_model_rejects_exits_1(run: Run, runtime: str) -> None:

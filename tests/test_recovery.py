@@ -223,6 +223,33 @@ step("increment", lambda: increment(delta=np.array([10, 10])))
 
 
 @pytest.mark.parametrize("resolver", RESOLVERS)
+def test_refused_shapes_keep_the_variables_on_every_runtime(resolver: str) -> None:
+    # accumulator's outputs are computed, so LiteRT runs it too; its refusals: XNNPACK's
+    # (or the ADD kernel's) for columns that do not match, and a scalar input given a
+    # vector, which LiteRT 2.3.0 refuses to resize back to rank 0.
+    steps = run_steps(f"""
+interp = pysig.Interpreter({model_path("accumulator")!r}, op_resolver={resolver!r})
+add, scaled = interp.get_signature_runner("add"), interp.get_signature_runner("scaled")
+step("add", lambda: add(x=np.ones((2, 4), np.float32)))
+step("columns that do not add", lambda: add(x=np.ones((2, 5), np.float32)))
+step("a vector factor", lambda: scaled(factor=np.ones(2, np.float32)))
+step("scaled", lambda: scaled(factor=np.float32(10)))
+step("add again", lambda: add(x=np.ones((1, 4), np.float32)))
+""")
+    kinds = [s[1] if s[1] == "ran" else s[2] for s in steps]
+    assert kinds == ["ran", "InputShapeError", "InputShapeError", "ran", "ran"]
+
+    def as_hex(value: float) -> str:
+        return np.full(4, value, np.float32).tobytes().hex()
+
+    assert [steps[i][2][name][2] for i, name in ((0, "total"), (3, "value"), (4, "total"))] == [
+        as_hex(2),
+        as_hex(20),
+        as_hex(3),
+    ]
+
+
+@pytest.mark.parametrize("resolver", RESOLVERS)
 def test_a_pool_survives_refused_calls_on_every_interpreter(resolver: str) -> None:
     # Also the regression test of a deadlock: the first refusals of two pool threads at
     # once looked up pysig's Python helpers in function-local statics; the import inside

@@ -22,6 +22,8 @@ from pysig.model.writer import libraries
 from pysig.runtime.ops import installed_runtimes
 
 RUNTIMES = installed_runtimes()
+# What ai_edge_litert 2.3.0's Python TensorBuffer writes and reads (ml_dtypes' aside).
+TENSOR_BUFFER_DTYPES = {"float32", "float16", "int32", "int8", "uint8", "bool"}
 
 
 def runtime_interpreter(runtime: str, content: bytes) -> Any:
@@ -30,6 +32,34 @@ def runtime_interpreter(runtime: str, content: bytes) -> Any:
     interpreter = importlib.import_module(module[runtime]).Interpreter(model_content=content)
     interpreter.allocate_tensors()
     return interpreter
+
+
+def compiled_model_results(content: bytes, key: str, inputs: Mapping[str, Any]) -> Any:
+    """Signature ``key`` run by LiteRT's own CompiledModel, whose model loader is stricter
+    than its Interpreter's (pysig's LiteRT backend uses that loader too); None when its
+    Python tensor buffers do not take one of the dtypes (int64, for one)."""
+    from ai_edge_litert.compiled_model import CompiledModel
+
+    model = CompiledModel.from_buffer(content)
+    details = model.get_output_tensor_details(key)
+    assert sorted(model.get_signature_list()[key]["inputs"]) == sorted(inputs)
+    dtypes = [str(np.asarray(v).dtype) for v in inputs.values()]
+    if not {*dtypes, *(str(d["dtype"]) for d in details.values())} <= TENSOR_BUFFER_DTYPES:
+        return None
+    for name, value in inputs.items():
+        model.resize_input_tensor_by_name(key, name, np.shape(value), strict=False)
+    in_buffers = {name: model.create_input_buffer_by_name(key, name) for name in inputs}
+    for name, value in inputs.items():
+        in_buffers[name].write(np.asarray(value))
+    details = model.get_output_tensor_details(key)  # shapes after the resizes
+    out_buffers = {name: model.create_output_buffer_by_name(key, name) for name in details}
+    model.run_by_name(key, in_buffers, out_buffers)
+    return {
+        name: out_buffers[name]
+        .read(int(np.prod(d["shape"])), np.dtype(d["dtype"]))
+        .reshape(tuple(d["shape"]))
+        for name, d in details.items()
+    }
 
 
 def read(name: str) -> bytes:
@@ -65,17 +95,31 @@ def assert_same_results(
     for runtime in RUNTIMES:
         runner = runtime_interpreter(runtime, edited).get_signature_runner(new_key)
         assert_bitwise_equal(dict(runner(**renamed)), expected)
+    if "litert" in RUNTIMES:
+        compiled = compiled_model_results(edited, new_key, renamed)
+        if compiled is not None:
+            assert_bitwise_equal(compiled, expected)
+
+
+def unpack(content: bytes) -> Any:
+    """The model as the schema's object API holds it (a ModelT)."""
+    return libraries()[1].ModelT.InitFromPackedBuf(content, 0)
+
+
+def pack(model: Any) -> bytes:
+    """A ModelT packed plainly by the flatbuffers library, as tools other than pysig do."""
+    flatbuffers, _ = libraries()
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
 
 
 def everything_but_signatures(content: bytes) -> bytes:
     """The model without its SignatureDefs, packed by the schema's object API: equal for
     two files exactly when their graphs, weights and metadata are equal."""
-    flatbuffers, fb = libraries()
-    model = fb.ModelT.InitFromPackedBuf(content, 0)
+    model = unpack(content)
     model.signatureDefs = None
-    builder = flatbuffers.Builder(len(content))
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
+    return pack(model)
 
 
 def test_every_runtime_of_the_suite_is_installed() -> None:
@@ -143,7 +187,7 @@ def test_add_a_signature_to_a_model_without_any(name: str) -> None:
     ]
 
 
-def test_add_with_names_given_by_tensor_name_and_index(runtime: str) -> None:
+def test_add_with_names_given_by_tensor_name_and_index() -> None:
     original = read("mediapipe_style")
     file = inspect_model(original)
     main = file.subgraphs[0]
@@ -151,25 +195,66 @@ def test_add_with_names_given_by_tensor_name_and_index(runtime: str) -> None:
     edited = (
         SignatureEditor(original)
         .add("detect", {"image": "input"}, {"boxes": boxes, "scores": "classificators"})
-        .add("boxes_only", {"image": main.inputs[0]}, {"boxes": "regressors"}, subgraph=0)
+        .add("locate", {"picture": main.inputs[0]}, {"where": "regressors", "how_sure": 8})
         .to_bytes()
     )
-    if runtime == "litert":
-        # A known gap: LiteRT 2.3.0's model reader refuses this written file (status 501,
-        # invalid flatbuffer) although tflite_runtime and pysig's verifier accept it.
-        with pytest.raises(pysig.ModelLoadError, match="LiteRT cannot read the model"):
-            pysig.Interpreter(model_content=edited)
-        return
     assert pysig.Interpreter(model_content=edited).get_signature_list() == {
         "detect": {"inputs": ["image"], "outputs": ["boxes", "scores"]},
-        "boxes_only": {"inputs": ["image"], "outputs": ["boxes"]},
+        "locate": {"inputs": ["picture"], "outputs": ["how_sure", "where"]},
     }
     outputs = {"regressors": "boxes", "classificators": "scores"}
     assert_same_results(original, "serving_default", edited, "detect", {"input": "image"}, outputs)
-    detect = pysig.Interpreter(model_content=edited).get_signature_runner("detect")
-    only = pysig.Interpreter(model_content=edited).get_signature_runner("boxes_only")
-    image = signature_inputs(edited, "detect")["image"]
-    assert_bitwise_equal(only(image=image), {"boxes": detect(image=image)["boxes"]})
+    outputs = {"regressors": "where", "classificators": "how_sure"}
+    assert_same_results(
+        original, "serving_default", edited, "locate", {"input": "picture"}, outputs
+    )
+
+
+def test_a_signature_must_give_every_output_of_its_subgraph() -> None:
+    # LiteRT's model loader refuses a whole file with such a signature (status 501).
+    editor = SignatureEditor(model_path("mediapipe_style"))
+    with pytest.raises(pysig.SignatureEditError, match=r"leaves out output.*'classificators'"):
+        editor.add("boxes_only", {"image": "input"}, {"boxes": "regressors"})
+    assert list(editor.get_signature_list()) == ["serving_default"]
+
+
+def test_a_partial_signature_written_elsewhere_is_a_clear_error_on_litert(runtime: str) -> None:
+    _, fb = libraries()
+    model = unpack(read("mediapipe_style"))
+    signature, image, boxes = fb.SignatureDefT(), fb.TensorMapT(), fb.TensorMapT()
+    image.name, image.tensorIndex, boxes.name, boxes.tensorIndex = b"image", 0, b"boxes", 9
+    signature.signatureKey, signature.inputs, signature.outputs = b"boxes_only", [image], [boxes]
+    model.signatureDefs = [signature]
+    partial = pack(model)
+    if runtime == "litert":
+        with pytest.raises(
+            pysig.ModelLoadError, match="1 of 2 outputs of subgraph 0, and LiteRT loads only"
+        ):
+            pysig.Interpreter(model_content=partial)
+    else:
+        image_value = signature_inputs(read("mediapipe_style"), "serving_default")["input"]
+        got = pysig.Interpreter(model_content=partial).get_signature_runner("boxes_only")(
+            image=image_value
+        )
+        expected = pysig.Interpreter(model_path("mediapipe_style")).get_signature_runner()(
+            input=image_value
+        )
+        assert_bitwise_equal(got, {"boxes": expected["regressors"]})
+    # The way out the message names: the signature rewritten with every output.
+    fixed = (
+        SignatureEditor(partial)
+        .remove("boxes_only")
+        .add("boxes_only", {"image": "input"}, {"boxes": "regressors", "scores": "classificators"})
+        .to_bytes()
+    )
+    assert_same_results(
+        read("mediapipe_style"),
+        "serving_default",
+        fixed,
+        "boxes_only",
+        {"input": "image"},
+        {"regressors": "boxes", "classificators": "scores"},
+    )
 
 
 def test_add_over_another_subgraph() -> None:
@@ -251,6 +336,10 @@ BAD_EDITS: dict[str, tuple[Callable[[SignatureEditor], Any], str]] = {
     "tensor not there": (lambda e: e.add("k", {"x": 999}, subgraph=0), "not in subgraph 0"),
     "tensor name not there": (lambda e: e.add("k", {"x": "nope"}, subgraph=0), "no tensor named"),
     "not an output": (lambda e: e.add("k", None, {"o": 0}, subgraph=0), "is not an output"),
+    "an output left out": (
+        lambda e: e.add("k", {"x": "add_x:0", "y": "add_y:0"}, {}, subgraph=0),
+        "leaves out output",
+    ),
     "no such subgraph": (lambda e: e.add("k", subgraph=9), "subgraph 9 does not exist"),
 }
 
@@ -297,24 +386,19 @@ def test_writing_over_the_input_needs_asking(tmp_path: Path) -> None:
 def with_external_buffers(content: bytes) -> bytes:
     """``content`` rewritten the way models above 2 GiB are stored: every constant's data
     after the flatbuffer, located by each Buffer's offset and size."""
-    flatbuffers, fb = libraries()
-    model = fb.ModelT.InitFromPackedBuf(content, 0)
+    model = unpack(content)
     blobs = []
     for buffer in model.buffers:
         if buffer.data is not None and len(buffer.data):
             blobs.append((buffer, bytes(buffer.data)))
             buffer.data, buffer.offset, buffer.size = None, 1, len(buffer.data)
-    builder = flatbuffers.Builder(1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    head = bytearray(builder.Output())
+    head = pack(model)
     tail = bytearray()
     start = -(-len(head) // 16) * 16
     for buffer, blob in blobs:
         buffer.offset = start + len(tail)
         tail += blob + b"\0" * (-len(blob) % 16)
-    builder = flatbuffers.Builder(1024)  # the same size: offsets are fixed-size fields
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    head = bytearray(builder.Output())
+    head = pack(model)  # the same size: offsets are fixed-size fields
     assert -(-len(head) // 16) * 16 == start
     return bytes(head + b"\0" * (start - len(head)) + tail)
 
@@ -357,59 +441,26 @@ def test_cli_lists_signatures(run: Run) -> None:
 
 def test_cli_combines_edits_in_order(run: Run, tmp_path: Path) -> None:
     out_path = tmp_path / "out.tflite"
-    status, out, err = run(
-        "signatures",
-        model_path("multi_signature"),
-        "-o",
-        str(out_path),
-        "--rename",
-        "add=plus",
-        "--rename-input",
-        "plus:x=left",
-        "--rename-output",
-        "mul:product=p",
-        "--remove",
-        "negate",
-        "--add",
-        "sum2",
-        "--subgraph",
-        str(inspect_model(model_path("multi_signature")).signatures["add"].subgraph_index),
-        "--input",
-        "first=add_x:0",
-        "--input",
-        "second=add_y:0",
-        "--output",
-        "s=0",
-    )
+    subgraph = inspect_model(model_path("multi_signature")).signatures["add"].subgraph_index
+
+    def edit(output: str, *more: str) -> tuple[int, str, str]:
+        return run(
+            "signatures",
+            model_path("multi_signature"),
+            "-o",
+            str(out_path),
+            *("--rename", "add=plus", "--rename-input", "plus:x=left"),
+            *("--rename-output", "mul:product=p", "--remove", "negate"),
+            *("--add", "sum2", "--subgraph", str(subgraph)),
+            *("--input", "first=add_x:0", "--input", "second=add_y:0", "--output", output),
+            *more,
+        )
+
+    status, out, err = edit("s=0")
     assert status == 2, (out, err)  # tensor 0 is an input, not an output: nothing written
     assert "is not an output" in err
     assert not out_path.exists()
-    status, out, err = run(
-        "signatures",
-        model_path("multi_signature"),
-        "-o",
-        str(out_path),
-        "--rename",
-        "add=plus",
-        "--rename-input",
-        "plus:x=left",
-        "--rename-output",
-        "mul:product=p",
-        "--remove",
-        "negate",
-        "--add",
-        "sum2",
-        "--subgraph",
-        str(inspect_model(model_path("multi_signature")).signatures["add"].subgraph_index),
-        "--input",
-        "first=add_x:0",
-        "--input",
-        "second=add_y:0",
-        "--output",
-        "s=PartitionedCall:0",
-        "--rename",
-        "sum2=add2",
-    )
+    status, out, err = edit("s=PartitionedCall:0", "--rename", "sum2=add2")
     assert status == 0, err
     assert f"wrote {out_path}" in out
     expected = {

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 import numpy as np
 import pytest
-from _support import assert_bitwise_equal
+from _support import assert_bitwise_equal, import_tensorflow
 from test_signature_edit import read, signature_inputs, with_external_buffers
 
 import pysig
@@ -21,8 +21,7 @@ pytestmark = pytest.mark.tensorflow
 
 
 def tensorflow_results(content: bytes, key: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    import tensorflow as tf
-
+    tf = import_tensorflow()
     assert tf.__version__.startswith("2.14.")
     interpreter = tf.lite.Interpreter(model_content=content)
     interpreter.allocate_tensors()

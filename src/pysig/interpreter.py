@@ -142,6 +142,7 @@ class Interpreter:
         from .runtime.flex import refuse_flex_off_tflite
 
         refuse_flex_off_tflite(model.file, model.source, "litert")
+        litert.refuse_partial_signatures(model.file, model.source)
         session = litert.build_session(model.content, model.source, num_threads, op_resolver)
         litert.prepare(session, model.source)
         if check:

@@ -124,8 +124,6 @@ struct Loaded {
   lc::Options options = nullptr;
   lc::CompiledModel compiled = nullptr;
   std::atomic<bool> cancel_requested{false};
-  // Bumped each time the compiled model is rebuilt: graphs then re-apply their shapes.
-  int generation = 0;
   std::mutex error_mutex;
   std::string error;
 
@@ -147,23 +145,6 @@ struct Loaded {
     }
     std::lock_guard<std::mutex> lock(error_mutex);
     error = text;
-  }
-
-  // After LiteRT failed to prepare shapes, its compiled model fails every later prepare
-  // too (XNNPACK keeps the failed reshape): compile it again from the same model.
-  // Resource variables start over, as in a new interpreter. False if that fails.
-  bool recompile() {
-    lc::CompiledModel fresh = nullptr;
-    const lc::Environment environment = shared_environment();
-    std::lock_guard<std::mutex> lock(compile_mutex);
-    const auto status = without_runtime_logs(
-        [&] { return api.CreateCompiledModel(environment, model, options, &fresh); });
-    if (status != lc::kOk) return false;
-    api.DestroyCompiledModel(compiled);
-    compiled = fresh;
-    api.SetCompiledModelCancellationFunction(compiled, this, poll_cancel);
-    ++generation;
-    return true;
   }
 
   // Binding storage of every graph opened, freed with the compiled model.
@@ -402,7 +383,6 @@ class LitertGraph final : public core::Graph {
   }
 
   Status resize(int handle, const std::vector<int>& dims, bool strict) override {
-    if (sync() != lc::kOk) return failed("re-applying the shapes", lc::kInvalidArgument);
     const Binding& binding = bindings_[static_cast<size_t>(handle)];
     if (dims.size() > static_cast<size_t>(lc::kMaxRank)) {
       loaded_->set_error("LiteRT 2.3.0 holds at most " + std::to_string(lc::kMaxRank) +
@@ -445,35 +425,33 @@ class LitertGraph final : public core::Graph {
 
   Status allocate() override { return prepare(); }
 
+  // Back to the shapes of the last allocation (the bindings keep them), in the same
+  // compiled model, so resource variables keep their values. LiteRT prepares again
+  // after XNNPACK refused a reshape; only inputs whose shape LiteRT changed are resized
+  // back: it refuses a resize to rank 0, and a scalar input is never resized (pysig
+  // refuses rank changes first).
   Status restore() override {
-    // Back to the shapes of the last allocation (the bindings keep them).
     for (auto& binding : bindings_) binding.requested.clear();
-    generation_ = -1;
-    if (sync() == lc::kOk) return Status::kOk;
-    // LiteRT's compiled model fails every prepare after XNNPACK refused one (the
-    // delegate keeps the failed reshape): compile it again from the same model. The
-    // other graphs re-apply their shapes on first use.
-    if (!loaded_->recompile()) return Status::kError;
-    generation_ = -1;
-    return sync() == lc::kOk ? Status::kOk : Status::kError;
-  }
-
-  // Re-applies this graph's input shapes (those of its bindings) when the compiled
-  // model was rebuilt since this graph last ran, or when restore() asks.
-  lc::Status sync() {
-    if (generation_ == loaded_->generation) return lc::kOk;
-    generation_ = loaded_->generation;
     for (size_t i = 0; i < input_count_; ++i) {
-      const auto& dims = bindings_[i].dims;
       if (bindings_[i].buffer == nullptr) continue;
-      const auto status = api.CompiledModelResizeInputTensorNonStrict(
-          loaded_->compiled, signature_index_, i, dims.data(), dims.size());
-      if (status != lc::kOk) return status;
+      lc::Layout current{};
+      const auto& dims = bindings_[i].dims;
+      if (api.GetCompiledModelInputTensorLayout(loaded_->compiled, signature_index_, i,
+                                                &current) == lc::kOk &&
+          dims_of(current) == dims) {
+        continue;
+      }
+      if (api.CompiledModelResizeInputTensorNonStrict(loaded_->compiled, signature_index_, i,
+                                                      dims.data(), dims.size()) != lc::kOk) {
+        return Status::kError;
+      }
     }
     const size_t output_count = bindings_.size() - input_count_;
     std::vector<lc::Layout> layouts(output_count);
     return api.GetCompiledModelOutputTensorLayouts(loaded_->compiled, signature_index_,
-                                                   output_count, layouts.data(), true);
+                                                   output_count, layouts.data(), true) == lc::kOk
+               ? Status::kOk
+               : Status::kError;
   }
 
   Status prepare() {
@@ -510,7 +488,6 @@ class LitertGraph final : public core::Graph {
   }
 
   Status invoke() override {
-    if (sync() != lc::kOk) return failed("re-applying the shapes", lc::kInvalidArgument);
     loaded_->cancel_requested.store(false, std::memory_order_relaxed);
     const auto status = api.RunCompiledModel(loaded_->compiled, signature_index_, input_count_,
                                              buffers_.data(), buffers_.size() - input_count_,
@@ -576,7 +553,6 @@ class LitertGraph final : public core::Graph {
   std::shared_ptr<Loaded> loaded_;
   size_t signature_index_;
   size_t input_count_ = 0;
-  int generation_ = 0;
   // Kept by the shared state too: views of their memory keep the session, not the runner.
   std::shared_ptr<std::vector<Binding>> storage_;
   std::vector<Binding>& bindings_;

@@ -18,22 +18,27 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from ..errors import PysigError
 from ..interpreter import Interpreter
+from ..runtime.ops import installed_runtimes
+from ..signature_runner import SignatureRunner
 from . import report
 from .inputs import Shape, dtype_name, random_inputs, resolve_shapes
 from .methods import (
     FLOOR,
-    LABELS,
+    LITERT_SIGNATURE_RUNNER,
+    PYSIG_CALL,
     TFLITE_SIGNATURE_RUNNER,
     Method,
     Skipped,
     floor_method,
+    litert_methods,
     pysig_methods,
     tflite_methods,
     timing_overhead_ns,
 )
 
-SCHEMA = "pysig-bench/1"
+SCHEMA = "pysig-bench/2"
 MODES = {"call": ("call",), "zero-copy": ("zero-copy",), "both": ("call", "zero-copy")}
 DEFAULT_DURATION = 1.0
 DEFAULT_WARMUP = 10
@@ -97,23 +102,51 @@ class Benchmark:
         details = self.runner.get_input_details()
         shapes = resolve_shapes(details, options.shapes, signature_key)
         self.inputs = random_inputs(details, shapes, np.random.default_rng(options.seed))
-        self.methods: list[Method] = pysig_methods(self.runner, self.inputs, MODES[options.mode])
         self.skipped: list[Skipped] = []
+        # With --compare, pysig on every installed runtime, the interpreter's own first.
+        self.runners = [self.runner]
         if options.compare:
-            methods, self.skipped = tflite_methods(
-                model_path, self.runner, self.inputs, options.num_threads
-            )
-            self.methods += [*methods, floor_method(self.runner)]
+            self.runners += self._other_runtimes(signature_key)
+        self.methods: list[Method] = []
+        for runner in self.runners:
+            self.methods += pysig_methods(runner, self.inputs, MODES[options.mode])
+        if options.compare:
+            for own_api in (tflite_methods, litert_methods):
+                methods, skipped = own_api(
+                    model_path, self.runner, self.inputs, options.num_threads
+                )
+                self.methods += methods
+                self.skipped += skipped
+            self.methods += [floor_method(runner) for runner in self.runners]
         self._stop = threading.Event()
         self._per_call_ns: dict[str, float] = {}
+
+    def _other_runtimes(self, signature_key: str) -> list[SignatureRunner]:
+        runners = []
+        for runtime in installed_runtimes():
+            if runtime == self.runner.runtime:
+                continue
+            try:
+                interpreter = Interpreter(
+                    self.model_path, num_threads=self.options.num_threads, runtime=runtime
+                )
+                runner = interpreter.get_signature_runner(signature_key)
+                runner(**self.inputs)
+            except PysigError as error:
+                reason = f"pysig cannot run it on {runtime}: {error}"
+                self.skipped.append(Skipped(PYSIG_CALL, runtime, reason))
+            else:
+                runners.append(runner)
+        return runners
 
     def cancel(self) -> None:
         """Stop the benchmark from another thread, the invocation in progress included."""
         self._stop.set()
-        self.runner.cancel()
+        for runner in self.runners:
+            runner.cancel()
 
     def run(self, progress: Progress | None = None) -> dict[str, Any]:
-        """Time every method; return the report (schema ``pysig-bench/1``)."""
+        """Time every method; return the report (schema ``pysig-bench/2``)."""
         samples: dict[str, list[array[int]]] = {method.name: [] for method in self.methods}
         collecting = gc.isenabled()
         gc.disable()
@@ -171,7 +204,7 @@ class Benchmark:
     def _report(
         self, samples: Mapping[str, list[array[int]]], overhead_ns: float
     ) -> dict[str, Any]:
-        stats = [summarize(name, samples[name]) for name in samples]
+        stats = [summarize(method, samples[method.name]) for method in self.methods]
         _add_ratios(stats)
         return {
             "schema": SCHEMA,
@@ -181,7 +214,8 @@ class Benchmark:
             "versions": report.versions(),
             "methods": stats,
             "skipped": [
-                {"name": s.name, "label": LABELS[s.name], "reason": s.reason} for s in self.skipped
+                {"name": s.name, "label": s.label, "runtime": s.runtime, "reason": s.reason}
+                for s in self.skipped
             ],
             "timing_overhead_us": overhead_ns / 1e3,
             "peak_rss_bytes": peak_rss_bytes(),
@@ -203,15 +237,17 @@ class Benchmark:
         }
 
 
-def summarize(name: str, chunks: list[array[int]]) -> dict[str, Any]:
+def summarize(method: Method, chunks: list[array[int]]) -> dict[str, Any]:
     """Latency statistics of one method, in microseconds."""
     ns = np.concatenate([np.frombuffer(chunk, dtype=np.int64) for chunk in chunks])
     us = ns.astype(np.float64) / 1e3
     quantiles = np.percentile(us, QUANTILES)
     mean = float(us.mean())
     return {
-        "name": name,
-        "label": LABELS[name],
+        "name": method.name,
+        "kind": method.kind,
+        "runtime": method.runtime,
+        "label": method.label,
         "runs": int(us.size),
         "total_s": float(us.sum()) / 1e6,
         "min_us": float(quantiles[0]),
@@ -227,14 +263,16 @@ def summarize(name: str, chunks: list[array[int]]) -> dict[str, Any]:
 
 
 def _add_ratios(stats: list[dict[str, Any]]) -> None:
-    """Median time of each method over the floor's and over tflite's SignatureRunner's."""
+    """Median time of each method over its runtime's floor's and over each runtime's own
+    SignatureRunner's."""
+    floors = {s["runtime"]: s for s in stats if s["kind"] == FLOOR}
     by_name = {s["name"]: s for s in stats}
-    floor = by_name.get(FLOOR)
-    reference = by_name.get(TFLITE_SIGNATURE_RUNNER)
     for s in stats:
+        floor = floors.get(s["runtime"])
         s["ratio_to_floor"] = _ratio(s, floor)
         s["over_floor_us"] = None if floor is None else s["p50_us"] - floor["p50_us"]
-        s["ratio_to_tflite_signature_runner"] = _ratio(s, reference)
+        for reference in (TFLITE_SIGNATURE_RUNNER, LITERT_SIGNATURE_RUNNER):
+            s[f"ratio_to_{reference}"] = _ratio(s, by_name.get(reference))
 
 
 def _ratio(stats: Mapping[str, Any], reference: Mapping[str, Any] | None) -> float | None:

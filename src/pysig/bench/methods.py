@@ -2,8 +2,12 @@
 
 Python methods are timed call by call in a loop generated for each statement, as
 ``timeit`` does: the statement is inlined, with its objects as local variables, so
-no wrapper call is added to what a user's own loop would pay. The floor is
-``Invoke()`` timed in a C++ loop inside the extension, with no Python in between.
+no wrapper call is added to what a user's own loop would pay. Each runtime's floor is
+its own run call (tflite's ``Invoke()``, LiteRT's ``LiteRtRunCompiledModel``) timed in
+a C++ loop inside the extension, with no Python in between.
+
+Names: pysig's methods and the floors run on a runtime and carry it (``pysig_call@litert``,
+``floor@tflite``); the runtimes' own APIs are named after their package.
 """
 
 from __future__ import annotations
@@ -26,27 +30,70 @@ Measure = Callable[[int], "array[int]"]
 
 PYSIG_CALL = "pysig_call"
 PYSIG_ZERO_COPY = "pysig_zero_copy"
+FLOOR = "floor"
 TFLITE_SIGNATURE_RUNNER = "tflite_signature_runner"
 TFLITE_INDEX_API = "tflite_index_api"
-FLOOR = "floor"
+LITERT_SIGNATURE_RUNNER = "litert_signature_runner"
+LITERT_COMPILED_MODEL = "litert_compiled_model"
 
-LABELS = {
+# What each kind of method is, and (for the runtimes' own APIs) the runtime it runs on.
+KIND_LABELS = {
     PYSIG_CALL: "pysig runner(**inputs)",
     PYSIG_ZERO_COPY: "pysig zero-copy invoke()",
+    FLOOR: "floor",
     TFLITE_SIGNATURE_RUNNER: "tflite_runtime SignatureRunner",
     TFLITE_INDEX_API: "tflite_runtime index API",
-    FLOOR: "floor: C++ Invoke() loop",
+    LITERT_SIGNATURE_RUNNER: "ai_edge_litert SignatureRunner",
+    LITERT_COMPILED_MODEL: "ai_edge_litert CompiledModel write+run+read",
 }
+API_RUNTIMES = {
+    TFLITE_SIGNATURE_RUNNER: "tflite",
+    TFLITE_INDEX_API: "tflite",
+    LITERT_SIGNATURE_RUNNER: "litert",
+    LITERT_COMPILED_MODEL: "litert",
+}
+FLOOR_CALLS = {"tflite": "Invoke()", "litert": "LiteRtRunCompiledModel()"}
+
+
+def method_name(kind: str, runtime: str) -> str:
+    """The unique name of a method: pysig's and the floors carry their runtime."""
+    return kind if kind in API_RUNTIMES else f"{kind}@{runtime}"
+
+
+def label(kind: str, runtime: str) -> str:
+    if kind == FLOOR:
+        return f"floor: {runtime} {FLOOR_CALLS.get(runtime, 'run')} in a C++ loop"
+    if kind in API_RUNTIMES:
+        return KIND_LABELS[kind]
+    return f"{KIND_LABELS[kind]} on {runtime}"
 
 
 class Method(NamedTuple):
-    name: str
+    kind: str
+    runtime: str
     measure: Measure
+
+    @property
+    def name(self) -> str:
+        return method_name(self.kind, self.runtime)
+
+    @property
+    def label(self) -> str:
+        return label(self.kind, self.runtime)
 
 
 class Skipped(NamedTuple):
-    name: str
+    kind: str
+    runtime: str
     reason: str
+
+    @property
+    def name(self) -> str:
+        return method_name(self.kind, self.runtime)
+
+    @property
+    def label(self) -> str:
+        return label(self.kind, self.runtime)
 
 
 _LOOP_TEMPLATE = """
@@ -87,22 +134,26 @@ def pysig_methods(
 ) -> list[Method]:
     """pysig's dict call and/or zero-copy invoke, and the C++ floor when asked for."""
     methods = []
+    runtime = runner.runtime
     # One call writes every input (strings too, which have no view) into the tensors;
     # the zero-copy invoke then runs on them, as a caller filling `runner.inputs` would.
     runner(**inputs)
     if "call" in modes:
         names = {"runner": runner, "inputs": dict(inputs)}
-        methods.append(Method(PYSIG_CALL, timed_loop("runner(**inputs)", names)))
+        methods.append(Method(PYSIG_CALL, runtime, timed_loop("runner(**inputs)", names)))
     if "zero-copy" in modes:
-        methods.append(Method(PYSIG_ZERO_COPY, timed_loop("runner.invoke()", {"runner": runner})))
+        measure = timed_loop("runner.invoke()", {"runner": runner})
+        methods.append(Method(PYSIG_ZERO_COPY, runtime, measure))
     return methods
 
 
 def floor_method(runner: SignatureRunner) -> Method:
+    """The runtime's own run call, timed call by call inside C++."""
+
     def measure(count: int) -> array[int]:
         return array("q", runner._time_invokes(count))
 
-    return Method(FLOOR, measure)
+    return Method(FLOOR, runner.runtime, measure)
 
 
 def tflite_methods(
@@ -115,7 +166,10 @@ def tflite_methods(
     once a SignatureRunner exists, tflite_runtime refuses ``invoke()`` on its interpreter."""
     if not installed("tflite"):
         reason = "tflite-runtime is not installed"
-        return [], [Skipped(TFLITE_SIGNATURE_RUNNER, reason), Skipped(TFLITE_INDEX_API, reason)]
+        return [], [
+            Skipped(TFLITE_SIGNATURE_RUNNER, "tflite", reason),
+            Skipped(TFLITE_INDEX_API, "tflite", reason),
+        ]
     subgraph = runner.subgraph_index
     input_indices = {name: int(d["index"]) for name, d in runner.get_input_details().items()}
     output_indices = [int(d["index"]) for d in runner.get_output_details().values()]
@@ -135,7 +189,7 @@ def tflite_methods(
         _add_checked(methods, skipped, TFLITE_SIGNATURE_RUNNER, measure)
     else:
         reason = "the model has no SignatureDefs, so tflite_runtime has no SignatureRunner for it"
-        skipped.append(Skipped(TFLITE_SIGNATURE_RUNNER, reason))
+        skipped.append(Skipped(TFLITE_SIGNATURE_RUNNER, "tflite", reason))
     statement, names = _index_api_statement(
         interpreter(), inputs, input_indices, output_indices, subgraph
     )
@@ -163,16 +217,104 @@ def _tflite_interpreter(
     return tflite
 
 
+def litert_methods(
+    model_path: str,
+    runner: SignatureRunner,
+    inputs: Mapping[str, NDArray[Any]],
+    num_threads: int | None,
+) -> tuple[list[Method], list[Skipped]]:
+    """ai_edge_litert's SignatureRunner and its CompiledModel, as their users run them."""
+    kinds = (LITERT_SIGNATURE_RUNNER, LITERT_COMPILED_MODEL)
+    if not installed("litert"):
+        return [], [Skipped(kind, "litert", "ai-edge-litert is not installed") for kind in kinds]
+    from ai_edge_litert.interpreter import Interpreter as LitertInterpreter
+
+    methods: list[Method] = []
+    skipped: list[Skipped] = []
+    interpreter = LitertInterpreter(model_path=model_path, num_threads=num_threads)
+    interpreter.allocate_tensors()
+    if runner.signature_key in interpreter.get_signature_list():
+        names = {
+            "signature_runner": interpreter.get_signature_runner(runner.signature_key),
+            "inputs": dict(inputs),
+        }
+        measure = timed_loop("signature_runner(**inputs)", names)
+        _add_checked(methods, skipped, LITERT_SIGNATURE_RUNNER, measure)
+    else:
+        reason = "the model has no SignatureDefs, so ai_edge_litert has no SignatureRunner for it"
+        skipped.append(Skipped(LITERT_SIGNATURE_RUNNER, "litert", reason))
+    try:
+        statement, names = _compiled_model_statement(model_path, runner, inputs, num_threads)
+    except (ValueError, RuntimeError) as error:
+        skipped.append(Skipped(LITERT_COMPILED_MODEL, "litert", f"ai_edge_litert failed: {error}"))
+    else:
+        _add_checked(methods, skipped, LITERT_COMPILED_MODEL, timed_loop(statement, names))
+    return methods, skipped
+
+
+def _compiled_model_statement(
+    model_path: str,
+    runner: SignatureRunner,
+    inputs: Mapping[str, NDArray[Any]],
+    num_threads: int | None,
+) -> tuple[str, dict[str, Any]]:
+    """What a CompiledModel user writes: write each input buffer, run, read each output."""
+    from ai_edge_litert.compiled_model import CompiledModel
+    from ai_edge_litert.options import CpuOptions, Options
+
+    options = None if num_threads is None else Options(cpu_options=CpuOptions(num_threads))
+    model = CompiledModel.from_file(model_path, options=options)
+    signatures = model.get_signature_list()
+    # A model without SignatureDefs has LiteRT's one default signature.
+    key = runner.signature_key if runner.signature_key in signatures else None
+    if key is None and len(signatures) != 1:
+        raise ValueError(f"it has no signature {runner.signature_key!r}")
+    index = 0 if key is None else model.get_signature_index(key)
+    signature = model.get_signature_by_index(index)
+    # LiteRT orders (and, without SignatureDefs, names) the tensors its own way.
+    input_details = _in_order(signature["inputs"], runner.get_input_details())
+    output_details = _in_order(signature["outputs"], runner.get_output_details())
+    values = [inputs[name] for name in input_details]
+    for position, (value, detail) in enumerate(zip(values, input_details.values())):
+        if value.shape != tuple(int(d) for d in detail["shape_signature"]):
+            model.resize_input_tensor(position, list(value.shape), index, strict=False)
+    names: dict[str, Any] = {
+        "model": model,
+        "inputs": model.create_input_buffers(index),
+        "outputs": model.create_output_buffers(index),
+    }
+    steps = []
+    for position, value in enumerate(values):
+        names[f"b{position}"], names[f"x{position}"] = names["inputs"][position], value
+        steps.append(f"b{position}.write(x{position})")
+    steps.append(f"model.run_by_index({index}, inputs, outputs)")
+    for position, detail in enumerate(output_details.values()):
+        names[f"o{position}"], names[f"d{position}"] = names["outputs"][position], detail["dtype"]
+        steps.append(f"o{position}.read({int(np.prod(detail['shape']))}, d{position})")
+    return "; ".join(steps), names
+
+
+def _in_order(
+    litert_names: Sequence[str], details: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Mapping[str, Any]]:
+    """pysig's details in LiteRT's order: by name, or by position where the names differ."""
+    if set(litert_names) == set(details):
+        return {name: details[name] for name in litert_names}
+    return dict(details)
+
+
 def _add_checked(
-    methods: list[Method], skipped: list[Skipped], name: str, measure: Measure
+    methods: list[Method], skipped: list[Skipped], kind: str, measure: Measure
 ) -> None:
     """Keep a method whose first call works; a runtime failure becomes a skip note."""
+    runtime = API_RUNTIMES[kind]
     try:
         measure(1)
     except (ValueError, RuntimeError) as error:
-        skipped.append(Skipped(name, f"tflite_runtime failed: {error}"))
+        package = KIND_LABELS[kind].split()[0]
+        skipped.append(Skipped(kind, runtime, f"{package} failed: {error}"))
     else:
-        methods.append(Method(name, measure))
+        methods.append(Method(kind, runtime, measure))
 
 
 def _index_api_statement(

@@ -26,7 +26,10 @@ _COLUMNS = (
     "calls/s",
     "vs floor",
     "vs tflite SR",
+    "vs litert SR",
 )
+# Columns of the ratios, shown with --compare only.
+_RATIO_COLUMNS = 3
 
 
 def machine() -> dict[str, Any]:
@@ -110,6 +113,7 @@ def rows(report: Mapping[str, Any]) -> list[list[str]]:
             format_rate(m["throughput_per_s"]),
             format_ratio(m["ratio_to_floor"]),
             format_ratio(m["ratio_to_tflite_signature_runner"]),
+            format_ratio(m["ratio_to_litert_signature_runner"]),
         ]
         for m in report["methods"]
     ]
@@ -140,7 +144,7 @@ def format_table(report: Mapping[str, Any]) -> str:
         f"threads: {threads}, warmup: {options['warmup']}, {amount}, {options['rounds']} rounds",
         "",
     ]
-    columns: Sequence[str] = _COLUMNS if _compared(report) else _COLUMNS[:-2]
+    columns: Sequence[str] = _COLUMNS if _compared(report) else _COLUMNS[:-_RATIO_COLUMNS]
     table = Table(box=None, pad_edge=False, show_edge=False, header_style=None)
     for position, column in enumerate(columns):
         table.add_column(column, justify="left" if position == 0 else "right", no_wrap=True)
@@ -150,7 +154,8 @@ def format_table(report: Mapping[str, Any]) -> str:
     lines.append("")
     if _compared(report):
         lines.append(
-            "vs floor, vs tflite SR: median time over the floor's / tflite SignatureRunner's."
+            "vs floor: median time over the floor's of the method's runtime; vs tflite SR, "
+            "vs litert SR: over tflite_runtime's / ai_edge_litert's SignatureRunner's."
         )
     lines.append(
         f"Python-timed calls include the timing loop: {format_time(report['timing_overhead_us'])} "
@@ -172,7 +177,7 @@ def _plain_text(table: Table) -> str:
 def format_markdown(report: Mapping[str, Any]) -> str:
     """One model's section of benchmarks/RESULTS.md."""
     model = report["model"]
-    columns: Sequence[str] = _COLUMNS if _compared(report) else _COLUMNS[:-2]
+    columns: Sequence[str] = _COLUMNS if _compared(report) else _COLUMNS[:-_RATIO_COLUMNS]
     heading = (
         f"Signature `{model['signature']}`: inputs {tensors_text(model['inputs'])}; "
         f"outputs {tensors_text(model['outputs'])}. Model file {format_bytes(model['bytes'])}."

@@ -36,17 +36,19 @@ def add_parser(commands: Any) -> None:
         commands,
         "bench",
         _bench,
-        help="time a signature; with --compare, side by side with tflite_runtime",
+        help="time a signature; with --compare, side by side with the runtimes' own APIs",
         description="Time one signature call by call and print min, p50, p90, p99 and max "
         "latency, throughput and the process's peak RSS. Inputs are random values of each "
         "input's dtype and shape, as for 'pysig run'.",
         epilog="Without --signature: the model's only signature; for the demo model, 'add'. "
         "Methods: 'call' times runner(**inputs) (copies in and out); 'zero-copy' times "
         "runner.invoke() on inputs already in the tensors, outputs read in place. --compare "
-        "adds tflite_runtime's SignatureRunner.__call__, its index API (set_tensor, invoke, "
-        "get_tensor) and the floor, Invoke() timed in a C++ loop; all methods run in "
-        "interleaved rounds in one process, and the table gives each one's median time over "
-        "the floor's and over tflite_runtime's SignatureRunner's. Times include the timing "
+        "adds pysig on every other installed runtime, tflite_runtime's SignatureRunner.__call__ "
+        "and index API (set_tensor, invoke, get_tensor), ai_edge_litert's SignatureRunner and "
+        "CompiledModel (write the input buffers, run_by_index, read the outputs), and each "
+        "runtime's floor, its run call timed in a C++ loop; all methods run in interleaved "
+        "rounds in one process, and the table gives each one's median time over its "
+        "runtime's floor's and over each runtime's SignatureRunner's. Times include the timing "
         "loop itself (tens of nanoseconds); the garbage collector is paused while timing.",
     )
     command.add_argument(
@@ -74,7 +76,9 @@ def add_parser(commands: Any) -> None:
         help="pysig call paths to time (default: both)",
     )
     command.add_argument(
-        "--compare", action="store_true", help="also time tflite_runtime and the C++ floor"
+        "--compare",
+        action="store_true",
+        help="also time pysig on each installed runtime, the runtimes' own APIs and the floors",
     )
     command.add_argument(
         "--json",

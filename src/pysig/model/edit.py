@@ -18,6 +18,15 @@ from .reader import PathLike, read_model, verified_model
 from .writer import with_signatures, write_atomically
 
 TensorRef = Union[str, int]  # a tensor's name in its subgraph, or its index
+# Why a signature must give every input and output of its subgraph.
+_EVERY_ONE = {
+    "input": "a runner must set every input",
+    # LiteRT's model loader refuses the whole file otherwise (status 501).
+    "output": (
+        "LiteRT cannot load a model whose signature leaves out an output of its subgraph; "
+        "name them all and ignore those not needed"
+    ),
+}
 
 
 @dataclass
@@ -114,8 +123,9 @@ class SignatureEditor:
         subgraph: int = 0,
     ) -> SignatureEditor:
         """Add signature ``key`` over ``subgraph``: ``inputs`` and ``outputs`` map names to
-        tensors (name or index) of that subgraph. Left out, they are all of the
-        subgraph's inputs (or outputs), named as pysig names a synthesized signature."""
+        tensors (name or index) of that subgraph, every input and every output of it
+        once (LiteRT loads nothing less). Left out, they are all of the subgraph's inputs
+        (or outputs), named as pysig names a synthesized signature."""
         _check_name(key, "a signature key")
         if key in self._drafts and not self._drafts[key].synthesized:
             raise SignatureEditError(f"cannot add {key!r}: the model has a signature by that key")
@@ -144,13 +154,17 @@ class SignatureEditor:
                         f"as two {kind}s"
                     )
                 target[name] = index
-        missing = [i for i in spec.inputs if i not in draft.inputs.values()]
-        if missing:
-            raise SignatureEditError(
-                f"signature {key!r} leaves out input(s) of subgraph {subgraph}: "
-                + ", ".join(f"{tensors[i].name!r} (tensor {i})" for i in missing)
-                + "; a runner must set every input"
-            )
+        for kind, allowed, chosen in (
+            ("input", spec.inputs, draft.inputs),
+            ("output", spec.outputs, draft.outputs),
+        ):
+            missing = [i for i in allowed if i not in chosen.values()]
+            if missing:
+                raise SignatureEditError(
+                    f"signature {key!r} leaves out {kind}(s) of subgraph {subgraph}: "
+                    + ", ".join(f"{tensors[i].name!r} (tensor {i})" for i in missing)
+                    + f"; {_EVERY_ONE[kind]}"
+                )
         # The synthesized serving_default steps aside: the file will have signatures.
         self._drafts = {k: d for k, d in self._drafts.items() if not d.synthesized or k == key}
         self._drafts[key] = draft

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import _pysig
 from ..errors import FlexOpError, ModelLoadError, UnsupportedOpError, UnsupportedTypeError
-from ..model import SignatureSpec
+from ..model import ModelFile, SignatureSpec
 from .messages import as_sentences
 
 NAME = "litert"
@@ -60,6 +60,22 @@ KERNEL_MODES = {
     "builtin_without_default_delegates": "builtin",
     "builtin_ref": "reference",
 }
+
+
+def refuse_partial_signatures(file: ModelFile, source: str) -> None:
+    """LiteRT's model loader refuses a whole file in which a signature leaves out inputs
+    or outputs of its subgraph (tflite_runtime takes it); say so before it does."""
+    for signature in file.signatures.values():
+        subgraph = file.subgraphs[signature.subgraph_index]
+        given = (len(signature.inputs), len(signature.outputs))
+        if given != (len(subgraph.inputs), len(subgraph.outputs)):
+            raise ModelLoadError(
+                f"cannot load {source} on LiteRT {VERSION}: signature {signature.key!r} gives "
+                f"{given[0]} of {len(subgraph.inputs)} inputs and {given[1]} of "
+                f"{len(subgraph.outputs)} outputs of subgraph {signature.subgraph_index}, and "
+                "LiteRT loads only models whose signatures give all of them; use "
+                "runtime='tflite', or rewrite the signature with pysig signatures"
+            )
 
 
 def build_session(
