@@ -196,10 +196,16 @@ DAMAGE: dict[str, tuple[Callable[[], bytes], str]] = {
         ),
         "subgraph: index 9",
     ),
-    # Operator 0 of image_classifier is its first CONV_2D, operator 1 a DEPTHWISE_CONV_2D.
+    # Operator 0 of image_classifier is its first CONV_2D, operator 1 a DEPTHWISE_CONV_2D,
+    # operator 2 a CONV_2D whose padding (VALID) the file stores.
     "zero stride": (
         lambda: _patch(_image(), _field(_conv_options(_image(), 0, 0), 2), 0),
         "Conv2DOptions.stride_h is 0; it must be from 1 to 4096",
+    ),
+    # A bit flip the fuzz campaign found: tflite's kernels wrote past the output.
+    "unknown padding": (
+        lambda: _patch(_image(), _field(_conv_options(_image(), 0, 2), 0, 1), 2, "<b"),
+        "Conv2DOptions.padding is 2; it must be SAME (0) or VALID (1)",
     ),
     "convolution without options": (
         lambda: _patch(_image(), _field(_operator(_image(), 0, 0), 3, 1), 0, "<B"),

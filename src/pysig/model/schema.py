@@ -94,6 +94,9 @@ CONTROL_FLOW_NAMES = {31: "CALL", 118: "IF", 119: "WHILE", 129: "CALL_ONCE"}
 # SIGFPE, and so did huge ones (32769, 2**30 + 2, from bit flips). No model comes near
 # OPTION_LIMIT. Op code -> (name, options union type, [(slot, default, field name)]).
 OPTION_LIMIT = 4096
+# Every options table of POSITIVE_OPTIONS has its Padding enum (SAME, VALID) in slot 0.
+OPTIONS_PADDING = 0
+PADDINGS = (0, 1)
 _STRIDES = ((1, 0, "stride_w"), (2, 0, "stride_h"))
 _POOL = ("Pool2DOptions", 5, (*_STRIDES, (3, 0, "filter_width"), (4, 0, "filter_height")))
 POSITIVE_OPTIONS: dict[int, tuple[str, int, tuple[tuple[int, int, str], ...]]] = {

@@ -486,6 +486,13 @@ def _positive_options(code: int, options_type: int, options: Table | None, where
             raise InvalidModel(
                 f"{where}: {name}.{field} is {value}; it must be from 1 to {schema.OPTION_LIMIT}"
             )
+    # tflite's kernels work out sizes and offsets for SAME or VALID only; with another
+    # value they wrote past their output (a SIGSEGV the fuzz campaign found).
+    padding = int(options.scalar(schema.OPTIONS_PADDING, "b", 0))
+    if padding not in schema.PADDINGS:
+        raise InvalidModel(
+            f"{where}: {name}.padding is {padding}; it must be SAME (0) or VALID (1)"
+        )
 
 
 def _check_index(index: int, count: int, what: str, *, optional: bool) -> None:
