@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import time
 from array import array
-from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -68,32 +69,30 @@ def label(kind: str, runtime: str) -> str:
     return f"{KIND_LABELS[kind]} on {runtime}"
 
 
-class Method(NamedTuple):
+@dataclass(frozen=True)
+class _Named:
+    """A method of one kind on one runtime, named as the report names it."""
+
     kind: str
     runtime: str
+
+    @property
+    def name(self) -> str:
+        return method_name(self.kind, self.runtime)
+
+    @property
+    def label(self) -> str:
+        return label(self.kind, self.runtime)
+
+
+@dataclass(frozen=True)
+class Method(_Named):
     measure: Measure
 
-    @property
-    def name(self) -> str:
-        return method_name(self.kind, self.runtime)
 
-    @property
-    def label(self) -> str:
-        return label(self.kind, self.runtime)
-
-
-class Skipped(NamedTuple):
-    kind: str
-    runtime: str
+@dataclass(frozen=True)
+class Skipped(_Named):
     reason: str
-
-    @property
-    def name(self) -> str:
-        return method_name(self.kind, self.runtime)
-
-    @property
-    def label(self) -> str:
-        return label(self.kind, self.runtime)
 
 
 _LOOP_TEMPLATE = """
