@@ -37,6 +37,22 @@ def post_once(server: Server, path: str, body: bytes) -> httpx.Response:
         return client.post(path, content=body)
 
 
+def start_batching(start_server: Callable[..., Server], tmp_path: Path, parameters: str) -> Server:
+    """half_plus_three served with batching, on these batching parameters (TF Serving's text)."""
+    path = tmp_path / "batching.config"
+    path.write_text(parameters)
+    return start_server(
+        "--model_name",
+        "half",
+        "--model_base_path",
+        model_path("half_plus_three"),
+        "--enable_batching",
+        "--batching_parameters_file",
+        str(path),
+        ready_model="half",
+    )
+
+
 def _states(rows: list[dict[str, Any]]) -> dict[str, str]:
     return {row["version"]: row["state"] for row in rows}
 
@@ -189,24 +205,15 @@ def test_sigterm_drains_requests_in_flight_and_exits_0(start_server: Callable[..
 def test_batching_merges_concurrent_requests(
     tmp_path: Path, start_server: Callable[..., Server]
 ) -> None:
-    parameters = tmp_path / "batching.config"
-    parameters.write_text(
+    server = start_batching(
+        start_server,
+        tmp_path,
         "max_batch_size { value: 8 }\n"
         "batch_timeout_micros { value: 100000 }\n"
         "max_enqueued_batches { value: 100 }\n"
         "num_batch_threads { value: 1 }\n"
         "allowed_batch_sizes: 4\n"
-        "allowed_batch_sizes: 8\n"
-    )
-    server = start_server(
-        "--model_name",
-        "half",
-        "--model_base_path",
-        model_path("half_plus_three"),
-        "--enable_batching",
-        "--batching_parameters_file",
-        str(parameters),
-        ready_model="half",
+        "allowed_batch_sizes: 8\n",
     )
     values = [float(i) for i in range(16)]
 
@@ -240,21 +247,12 @@ def test_batching_merges_concurrent_requests(
 
 
 def test_full_batch_queue_answers_429(tmp_path: Path, start_server: Callable[..., Server]) -> None:
-    parameters = tmp_path / "batching.config"
-    parameters.write_text(
+    server = start_batching(
+        start_server,
+        tmp_path,
         "max_batch_size { value: 8 }\n"
         "batch_timeout_micros { value: 2000000 }\n"
-        "max_enqueued_batches { value: 1 }\n"
-    )
-    server = start_server(
-        "--model_name",
-        "half",
-        "--model_base_path",
-        model_path("half_plus_three"),
-        "--enable_batching",
-        "--batching_parameters_file",
-        str(parameters),
-        ready_model="half",
+        "max_enqueued_batches { value: 1 }\n",
     )
     with ThreadPoolExecutor(1) as executor:
         waiting = executor.submit(
