@@ -85,6 +85,9 @@ struct Offsets {
   static constexpr size_t kRunnerSubgraph = 8;         // Subgraph*
   static constexpr size_t kInterpreterSubgraphsBegin = 96;  // std::vector<unique_ptr<Subgraph>>
   static constexpr size_t kInterpreterSubgraphsEnd = 104;
+  // TfLiteDelegate (the C API's struct) begins with its data pointer, then its Prepare
+  // function: where Prepare lives tells which library a delegate comes from (Flex's).
+  static constexpr size_t kDelegatePrepare = 8;
 };
 
 // The non-virtual member functions pysig calls, by their exported (Itanium-mangled)

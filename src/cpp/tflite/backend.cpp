@@ -146,12 +146,30 @@ class Delegation {
     return status == tflite::kStatusOk ? functions.allocate(subgraph) : status;
   }
 
+  // Whether the delegate is TensorFlow's Flex delegate: its Prepare function lives in
+  // the library that exports the Flex delegate's factory. The Flex delegate refuses to
+  // be applied to a subgraph again, and shares no workspace, so subgraphs that have it
+  // are left as they are.
+  static bool flex(TfLiteDelegate* delegate) {
+    Dl_info where{};
+    void* prepare = read_member<void*>(delegate, Offsets::kDelegatePrepare);
+    if (prepare == nullptr || dladdr(prepare, &where) == 0 || where.dli_fname == nullptr) {
+      return false;
+    }
+    void* library = dlopen(where.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+    if (library == nullptr) return false;
+    const bool found = dlsym(library, "TF_AcquireFlexDelegate") != nullptr;
+    dlclose(library);
+    return found;
+  }
+
   tflite::StatusCode rebuild_others(size_t index) {
     const auto& mine = delegates_[index];
     for (size_t other = 0; other < delegates_.size(); ++other) {
       // A subgraph whose delegates are undone has no kernels to keep up to date.
       if (other == index || undone_[other]) continue;
       const auto& theirs = delegates_[other];
+      if (std::any_of(theirs.begin(), theirs.end(), flex)) continue;
       const bool shared = std::any_of(mine.begin(), mine.end(), [&](TfLiteDelegate* d) {
         return std::find(theirs.begin(), theirs.end(), d) != theirs.end();
       });
