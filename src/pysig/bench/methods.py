@@ -178,22 +178,36 @@ def tflite_methods(
 
     methods: list[Method] = []
     skipped: list[Skipped] = []
-    with_runner = interpreter()
-    if runner.signature_key in with_runner.get_signature_list():
-        names = {
-            "signature_runner": with_runner.get_signature_runner(runner.signature_key),
-            "inputs": dict(inputs),
-        }
-        measure = timed_loop("signature_runner(**inputs)", names)
-        _add_checked(methods, skipped, TFLITE_SIGNATURE_RUNNER, measure)
-    else:
-        reason = "the model has no SignatureDefs, so tflite_runtime has no SignatureRunner for it"
-        skipped.append(Skipped(TFLITE_SIGNATURE_RUNNER, "tflite", reason))
+    _add_signature_runner(
+        methods, skipped, TFLITE_SIGNATURE_RUNNER, "tflite", interpreter(), runner, inputs
+    )
     statement, names = _index_api_statement(
         interpreter(), inputs, input_indices, output_indices, subgraph
     )
     _add_checked(methods, skipped, TFLITE_INDEX_API, timed_loop(statement, names))
     return methods, skipped
+
+
+def _add_signature_runner(
+    methods: list[Method],
+    skipped: list[Skipped],
+    kind: str,
+    runtime: str,
+    interpreter: Any,
+    runner: SignatureRunner,
+    inputs: Mapping[str, NDArray[Any]],
+) -> None:
+    """The runtime's own SignatureRunner called as its users call it, where it has one."""
+    if runner.signature_key not in interpreter.get_signature_list():
+        package = "tflite_runtime" if runtime == "tflite" else "ai_edge_litert"
+        reason = f"the model has no SignatureDefs, so {package} has no SignatureRunner for it"
+        skipped.append(Skipped(kind, runtime, reason))
+        return
+    names = {
+        "signature_runner": interpreter.get_signature_runner(runner.signature_key),
+        "inputs": dict(inputs),
+    }
+    _add_checked(methods, skipped, kind, timed_loop("signature_runner(**inputs)", names))
 
 
 def _tflite_interpreter(
@@ -232,16 +246,9 @@ def litert_methods(
     skipped: list[Skipped] = []
     interpreter = LitertInterpreter(model_path=model_path, num_threads=num_threads)
     interpreter.allocate_tensors()
-    if runner.signature_key in interpreter.get_signature_list():
-        names = {
-            "signature_runner": interpreter.get_signature_runner(runner.signature_key),
-            "inputs": dict(inputs),
-        }
-        measure = timed_loop("signature_runner(**inputs)", names)
-        _add_checked(methods, skipped, LITERT_SIGNATURE_RUNNER, measure)
-    else:
-        reason = "the model has no SignatureDefs, so ai_edge_litert has no SignatureRunner for it"
-        skipped.append(Skipped(LITERT_SIGNATURE_RUNNER, "litert", reason))
+    _add_signature_runner(
+        methods, skipped, LITERT_SIGNATURE_RUNNER, "litert", interpreter, runner, inputs
+    )
     try:
         statement, names = _compiled_model_statement(model_path, runner, inputs, num_threads)
     except (ValueError, RuntimeError) as error:
