@@ -156,6 +156,15 @@ ensure_binfmt_aarch64() {
   # Debian registers a link to qemu-aarch64-static, which answers --version only by that name.
   # shellcheck disable=SC2034  # report.sh names the emulator
   QEMU=$(readlink -f "$(sed -n 's/^interpreter //p' "$entry")")
+  # LiteRT's compiled model dies with SIGSEGV under qemu-user 7.2 (Debian 12's), in
+  # ai_edge_litert's own Python API as in pysig; 10.0 runs it.
+  local version
+  version=$("$QEMU" --version | sed -n 's/^qemu-aarch64 version \([0-9]*\)\..*/\1/p')
+  [ "${version:-0}" -ge 10 ] || refuse "the registered aarch64 emulator is $("$QEMU" --version |
+    head -n 1); LiteRT crashes under qemu-user older than 10.0. On Debian 12: add" \
+    "bookworm-backports to apt's sources, 'apt-get install -t bookworm-backports" \
+    "qemu-user-static', then 'update-binfmts --disable qemu-aarch64 && update-binfmts" \
+    "--enable qemu-aarch64' so the kernel opens the new binary"
 }
 
 mounts_under() {
