@@ -37,12 +37,23 @@ PyObject* entry_point(Body&& body) {
   return nullptr;
 }
 
+// pybind11's generic cast looks the Python type up in its registry on every call. Only
+// runner types reach these entry points, and a runner instance has one C++ base, which
+// pybind11 stores inline (its "simple layout"); anything else takes the generic cast.
+Runner& runner_of(PyObject* self) {
+  auto* instance = reinterpret_cast<py::detail::instance*>(self);
+  if (instance->simple_layout && instance->simple_value_holder[0] != nullptr) {
+    return *static_cast<Runner*>(instance->simple_value_holder[0]);
+  }
+  return py::cast<Runner&>(py::handle(self));
+}
+
 PyObject* call_runner(PyObject* self, PyObject* args, PyObject* kwargs) {
   return entry_point([&] {
     if (args != nullptr && PyTuple_GET_SIZE(args) != 0) {
       throw py::type_error("a signature runner takes its inputs by name only: runner(x=..., y=...)");
     }
-    auto& runner = py::cast<Runner&>(py::handle(self));
+    auto& runner = runner_of(self);
     py::dict inputs = kwargs != nullptr ? py::reinterpret_borrow<py::dict>(kwargs) : py::dict();
     return runner.run(inputs, py::none()).release().ptr();
   });
@@ -50,7 +61,7 @@ PyObject* call_runner(PyObject* self, PyObject* args, PyObject* kwargs) {
 
 PyObject* invoke_runner(PyObject* self, PyObject* /*unused*/) {
   return entry_point([&] {
-    py::cast<Runner&>(py::handle(self)).invoke();
+    runner_of(self).invoke();
     return py::none().release().ptr();
   });
 }

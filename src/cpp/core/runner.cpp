@@ -293,8 +293,10 @@ py::object Runner::stage_input(const Slot& slot, py::handle value) {
     auto* array = py::detail::array_proxy(obj);
     // Before converting: a broadcast array may be tiny in memory but huge once copied.
     if (array->nd > 0) checked_dims(slot, array->dimensions, static_cast<size_t>(array->nd));
+    // numpy's built-in dtypes are singletons, so identity settles the common case.
     if (slot.numeric && (array->flags & npy_api::NPY_ARRAY_C_CONTIGUOUS_) != 0 &&
-        api.PyArray_EquivTypes_(array->descr, slot.dtype.ptr())) {
+        (array->descr == slot.dtype.ptr() ||
+         api.PyArray_EquivTypes_(array->descr, slot.dtype.ptr()))) {
       return py::reinterpret_borrow<py::object>(value);
     }
   }
@@ -435,21 +437,33 @@ py::object Runner::read_output(const Slot& slot, const py::handle& target) {
 }
 
 void Runner::check_runnable() const {
-  const auto refusal = graph_->refuse_run();
+  const auto& refusal = graph_->refuse_run();
   if (refusal.error_class != nullptr) fail(refusal.error_class, refusal.what);
 }
 
 py::dict Runner::run(const py::dict& inputs, const py::handle& out) {
   check_runnable();
-  check_inputs(inputs);
+  // Each input is looked up once, and held: converting one may run Python code that
+  // changes the dict. A signature's few inputs live on the stack.
+  const size_t count = inputs_.size();
+  constexpr size_t kInlineInputs = 8;
+  py::object inline_staged[kInlineInputs];
+  std::vector<py::object> heap_staged(count > kInlineInputs ? count : 0);
+  py::object* staged = count > kInlineInputs ? heap_staged.data() : inline_staged;
+  size_t found = 0;
+  for (; found < count; ++found) {
+    PyObject* value = PyDict_GetItemWithError(inputs.ptr(), inputs_[found].key.ptr());
+    if (value == nullptr) break;
+    staged[found] = py::reinterpret_borrow<py::object>(value);
+  }
+  if (PyErr_Occurred() != nullptr) throw py::error_already_set();
+  if (found != count || static_cast<size_t>(PyDict_GET_SIZE(inputs.ptr())) != count) {
+    check_inputs(inputs);  // says what is missing or unknown
+  }
   check_out_buffers(out);
   // Convert every input before taking the lock: conversion may run arbitrary
   // Python code (__array__), which must not find the lock held by its own thread.
-  std::vector<py::object> staged;
-  staged.reserve(inputs_.size());
-  for (const auto& slot : inputs_) {
-    staged.push_back(stage_input(slot, PyDict_GetItem(inputs.ptr(), slot.key.ptr())));
-  }
+  for (size_t i = 0; i < count; ++i) staged[i] = stage_input(inputs_[i], staged[i]);
   SessionLock lock(*session_);
   session_->ensure_open();
   for (size_t i = 0; i < inputs_.size(); ++i) {
