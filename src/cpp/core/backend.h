@@ -83,12 +83,13 @@ class Graph {
   // "" when the current shapes may run, else why they may not (after allocate()).
   virtual std::string refuse_shapes() const { return ""; }
   // Why this signature cannot run on the backend at all, as a pysig error class and
-  // message (class null: it can). Checked before a call touches anything.
+  // message (class null: it can). Checked before a call touches anything, so read in
+  // place rather than through a virtual call.
   struct Refusal {
     const char* error_class = nullptr;
     std::string what;
   };
-  virtual Refusal refuse_run() const { return {}; }
+  const Refusal& refuse_run() const { return refusal_; }
   // "" when tensor memory stays put across invokes (views allowed), else why not.
   virtual std::string refuse_views() const { return ""; }
   // Why a dimension of 0 at `axis` of this input cannot be used, or "". `signature`
@@ -102,6 +103,7 @@ class Graph {
  protected:
   std::vector<int> inputs_;
   std::vector<int> outputs_;
+  Refusal refusal_;  // set by the backend when it opens the signature
 };
 
 // One model loaded on one runtime.

@@ -364,8 +364,6 @@ class LitertGraph final : public core::Graph {
     }
   }
 
-  Refusal refuse_run() const override { return refusal_; }
-
   TensorState tensor(int handle) const override {
     const Binding& binding = bindings_[static_cast<size_t>(handle)];
     TensorState state;
@@ -557,7 +555,6 @@ class LitertGraph final : public core::Graph {
   std::shared_ptr<std::vector<Binding>> storage_;
   std::vector<Binding>& bindings_;
   std::vector<lc::TensorBuffer> buffers_;  // inputs then outputs, as the run takes them
-  Refusal refusal_;
   bool dynamic_outputs_ = false;  // an output's shape signature has a dynamic dimension
 };
 
