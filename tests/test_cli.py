@@ -415,6 +415,35 @@ def test_interrupt_cancels_a_long_invocation() -> None:
     assert set(runner(x=x)) == {"y"}  # and the runner is still usable
 
 
+def test_any_exception_while_waiting_stops_the_work() -> None:
+    # A signal that lands between two steps of Event.wait() can turn Ctrl-C into a
+    # RuntimeError (the wait's lock released twice): the work must be stopped then too,
+    # not left running while the main thread waits for it.
+    stop = threading.Event()
+    ran_to_deadline: list[bool] = []
+
+    def work() -> None:
+        ran_to_deadline.append(not stop.wait(20))
+
+    def fail(*_: object) -> None:
+        raise RuntimeError("release unlocked lock")
+
+    main_thread = threading.main_thread().ident
+    assert main_thread is not None
+    previous = signal.signal(signal.SIGUSR1, fail)
+    timer = threading.Timer(0.2, signal.pthread_kill, (main_thread, signal.SIGUSR1))
+    began = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(RuntimeError, match="release unlocked lock"):
+            cli.common.interruptible(work, stop.set)
+    finally:
+        timer.join()
+        signal.signal(signal.SIGUSR1, previous)
+    assert ran_to_deadline == [False]  # stopped by cancel(), not by its own deadline
+    assert time.monotonic() - began < 10
+
+
 def test_ctrl_c_during_bench_exits_130() -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "pysig", "bench", model_path("slow"), "--runs", "100000",

@@ -110,8 +110,8 @@ def listed(keys: list[str]) -> str:
 
 def interruptible(work: Callable[[], T], cancel: Callable[[], None]) -> T:
     """Run ``work`` in a worker thread so that Ctrl-C reaches the main thread at once;
-    on Ctrl-C, ``cancel()`` stops the work, the worker is waited for, and
-    KeyboardInterrupt propagates."""
+    on Ctrl-C (or any exception while waiting), ``cancel()`` stops the work, the worker
+    is waited for, and the exception propagates."""
     result: list[T] = []
     failure: list[BaseException] = []
     done = threading.Event()
@@ -127,10 +127,13 @@ def interruptible(work: Callable[[], T], cancel: Callable[[], None]) -> T:
     worker = threading.Thread(target=target, name="pysig-cli-worker")
     worker.start()
     # Waiting on an Event, not on Thread.join(): before Python 3.13, a join() interrupted
-    # by Ctrl-C marks the thread as finished although it is still running.
+    # by Ctrl-C marks the thread as finished although it is still running. Any exception
+    # stops the work, not only KeyboardInterrupt: a signal that lands between two steps of
+    # Event.wait() can leave its lock released twice, and the RuntimeError that follows
+    # replaces the KeyboardInterrupt (seen under load, when the worker then ran on forever).
     try:
         done.wait()
-    except KeyboardInterrupt:
+    except BaseException:
         cancel()
         done.wait()
         raise
