@@ -125,20 +125,23 @@ def interruptible(work: Callable[[], T], cancel: Callable[[], None]) -> T:
             done.set()
 
     worker = threading.Thread(target=target, name="pysig-cli-worker")
-    worker.start()
     # Waiting on an Event, not on Thread.join(): before Python 3.13, a join() interrupted
     # by Ctrl-C marks the thread as finished although it is still running. Any exception
     # stops the work, not only KeyboardInterrupt: a signal that lands between two steps of
     # Event.wait() can leave its lock released twice, and the RuntimeError that follows
     # replaces the KeyboardInterrupt (seen under load, when the worker then ran on forever).
+    # Ctrl-C can also come while start() waits for the new thread, under load.
     try:
+        worker.start()
         done.wait()
     except BaseException:
         cancel()
-        done.wait()
+        if worker.ident is not None:  # it runs: wait for the cancelled work to end
+            done.wait()
         raise
     finally:
-        worker.join()
+        if worker.ident is not None:
+            worker.join()
     if failure:
         raise failure[0]
     return result[0]
