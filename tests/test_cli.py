@@ -406,11 +406,18 @@ def test_interrupt_cancels_a_long_invocation() -> None:
 
     main_thread = threading.main_thread().ident
     assert main_thread is not None
+    # Python's own Ctrl-C handler, as `pysig run` has. In CI, after the batch tests had
+    # started their Dask and Ray clusters in this process, the SIGINT raised nothing and
+    # this test waited forever.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.3, signal.pthread_kill, (main_thread, signal.SIGINT))
     timer.start()
-    with pytest.raises(KeyboardInterrupt):
-        cli.common.interruptible(work, cancel)
-    timer.join()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            cli.common.interruptible(work, cancel)
+    finally:
+        timer.join()
+        signal.signal(signal.SIGINT, previous)
     assert len(outcome) == 1  # the worker has finished
     assert set(runner(x=x)) == {"y"}  # and the runner is still usable
 
