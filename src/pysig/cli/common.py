@@ -127,10 +127,11 @@ def interruptible(work: Callable[[], T], cancel: Callable[[], None]) -> T:
     worker = threading.Thread(target=target, name="pysig-cli-worker")
     # Waiting on an Event, not on Thread.join(): before Python 3.13, a join() interrupted
     # by Ctrl-C marks the thread as finished although it is still running. Any exception
-    # stops the work, not only KeyboardInterrupt: a signal that lands between two steps of
-    # Event.wait() can leave its lock released twice, and the RuntimeError that follows
-    # replaces the KeyboardInterrupt (seen under load, when the worker then ran on forever).
-    # Ctrl-C can also come while start() waits for the new thread, under load.
+    # stops the work, not only KeyboardInterrupt: another one can come out of the wait (a
+    # signal handler of another library's, or a signal landing between two steps of
+    # Event.wait(), which then releases its lock twice and raises RuntimeError). Once, under
+    # load, the main thread reached join() while the uncancelled worker ran on forever.
+    # Ctrl-C can also come while start() waits for the new thread.
     try:
         worker.start()
         done.wait()
