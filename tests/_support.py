@@ -4,11 +4,13 @@ ai_edge_litert's, which runs the same kernels as LiteRT's compiled model)."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Mapping, Tuple
+from typing import Any, Callable, Iterator, Mapping, Tuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -36,6 +38,18 @@ def reference_interpreter_class(runtime: str) -> Any:
 # Models with resource variables: a call changes what the next returns, so a copy and its
 # original (pickling, pools) agree only when called the same number of times.
 STATEFUL_MODELS = ("counter", "accumulator")
+
+
+@contextmanager
+def python_ctrl_c() -> Iterator[None]:
+    """Python's own SIGINT handler for the block, as a program started from a terminal has.
+    A test process started in the background inherits SIGINT ignored; Python then installs
+    no handler, Ctrl-C raises nothing, and child processes inherit the same."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def model_path(name: str) -> str:

@@ -24,6 +24,7 @@ from _support import (
     Run,
     assert_bitwise_equal,
     model_path,
+    python_ctrl_c,
     reference_interpreter_class,
     reference_outputs,
     runtime_gap,
@@ -406,18 +407,14 @@ def test_interrupt_cancels_a_long_invocation() -> None:
 
     main_thread = threading.main_thread().ident
     assert main_thread is not None
-    # Python's own Ctrl-C handler, as `pysig run` has. In CI, after the batch tests had
-    # started their Dask and Ray clusters in this process, the SIGINT raised nothing and
-    # this test waited forever.
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.3, signal.pthread_kill, (main_thread, signal.SIGINT))
-    timer.start()
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            cli.common.interruptible(work, cancel)
-    finally:
-        timer.join()
-        signal.signal(signal.SIGINT, previous)
+    with python_ctrl_c():
+        timer.start()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                cli.common.interruptible(work, cancel)
+        finally:
+            timer.join()
     assert len(outcome) == 1  # the worker has finished
     assert set(runner(x=x)) == {"y"}  # and the runner is still usable
 
@@ -452,13 +449,14 @@ def test_any_exception_while_waiting_stops_the_work() -> None:
 
 
 def test_ctrl_c_during_bench_exits_130() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pysig", "bench", model_path("slow"), "--runs", "100000",
-         "--warmup", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
+    with python_ctrl_c():  # so that the child does not inherit SIGINT ignored
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pysig", "bench", model_path("slow"), "--runs", "100000",
+             "--warmup", "0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
     # Not a timing assertion: the outcome is the same wherever the signal lands; the wait
     # only makes it likely to land while calls are being timed (about 70 ms each), after
     # the import and the model's load. Neither runtime prints anything to mark that point.
