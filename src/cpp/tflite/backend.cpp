@@ -110,6 +110,8 @@ class Delegation {
     const size_t count = subgraph_count(interpreter);
     for (size_t i = 0; i < count; ++i) {
       delegates_.push_back(applied_delegates(subgraph_at(interpreter, i)));
+      const auto& applied = delegates_.back();
+      has_flex_.push_back(std::any_of(applied.begin(), applied.end(), flex));
     }
     undone_.assign(count, false);
   }
@@ -167,9 +169,8 @@ class Delegation {
     const auto& mine = delegates_[index];
     for (size_t other = 0; other < delegates_.size(); ++other) {
       // A subgraph whose delegates are undone has no kernels to keep up to date.
-      if (other == index || undone_[other]) continue;
+      if (other == index || undone_[other] || has_flex_[other]) continue;
       const auto& theirs = delegates_[other];
-      if (std::any_of(theirs.begin(), theirs.end(), flex)) continue;
       const bool shared = std::any_of(mine.begin(), mine.end(), [&](TfLiteDelegate* d) {
         return std::find(theirs.begin(), theirs.end(), d) != theirs.end();
       });
@@ -182,6 +183,7 @@ class Delegation {
 
   tflite::impl::Interpreter* interpreter_;
   std::vector<std::vector<TfLiteDelegate*>> delegates_;  // by subgraph index
+  std::vector<bool> has_flex_;  // left out of rebuilds (see flex())
   std::vector<bool> undone_;
 };
 
