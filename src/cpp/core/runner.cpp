@@ -466,7 +466,7 @@ py::dict Runner::run(const py::dict& inputs, const py::handle& out) {
   for (size_t i = 0; i < count; ++i) staged[i] = stage_input(inputs_[i], staged[i]);
   SessionLock lock(*session_);
   session_->ensure_open();
-  for (size_t i = 0; i < inputs_.size(); ++i) {
+  for (size_t i = 0; i < count; ++i) {
     const auto& array = *py::detail::array_proxy(staged[i].ptr());
     const Slot& slot = inputs_[i];
     if (!same_shape(tensor(slot), array)) {
@@ -475,7 +475,7 @@ py::dict Runner::run(const py::dict& inputs, const py::handle& out) {
     }
   }
   allocate_if_needed();
-  for (size_t i = 0; i < inputs_.size(); ++i) write_input(inputs_[i], staged[i]);
+  for (size_t i = 0; i < count; ++i) write_input(inputs_[i], staged[i]);
   invoke_locked();
   py::dict result;
   PyObject* targets = out.is_none() ? nullptr : out.ptr();

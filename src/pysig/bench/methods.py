@@ -164,11 +164,7 @@ def tflite_methods(
     """tflite_runtime's SignatureRunner and index API, each on an interpreter of its own:
     once a SignatureRunner exists, tflite_runtime refuses ``invoke()`` on its interpreter."""
     if not installed("tflite"):
-        reason = "tflite-runtime is not installed"
-        return [], [
-            Skipped(TFLITE_SIGNATURE_RUNNER, "tflite", reason),
-            Skipped(TFLITE_INDEX_API, "tflite", reason),
-        ]
+        return _not_installed("tflite", "tflite-runtime", TFLITE_SIGNATURE_RUNNER, TFLITE_INDEX_API)
     subgraph = runner.subgraph_index
     input_indices = {name: int(d["index"]) for name, d in runner.get_input_details().items()}
     output_indices = [int(d["index"]) for d in runner.get_output_details().values()]
@@ -186,6 +182,11 @@ def tflite_methods(
     )
     _add_checked(methods, skipped, TFLITE_INDEX_API, timed_loop(statement, names))
     return methods, skipped
+
+
+def _not_installed(runtime: str, package: str, *kinds: str) -> tuple[list[Method], list[Skipped]]:
+    """No methods, and a skip note for each of the runtime's own APIs."""
+    return [], [Skipped(kind, runtime, f"{package} is not installed") for kind in kinds]
 
 
 def _add_signature_runner(
@@ -237,9 +238,10 @@ def litert_methods(
     num_threads: int | None,
 ) -> tuple[list[Method], list[Skipped]]:
     """ai_edge_litert's SignatureRunner and its CompiledModel, as their users run them."""
-    kinds = (LITERT_SIGNATURE_RUNNER, LITERT_COMPILED_MODEL)
     if not installed("litert"):
-        return [], [Skipped(kind, "litert", "ai-edge-litert is not installed") for kind in kinds]
+        return _not_installed(
+            "litert", "ai-edge-litert", LITERT_SIGNATURE_RUNNER, LITERT_COMPILED_MODEL
+        )
     from ai_edge_litert.interpreter import Interpreter as LitertInterpreter
 
     methods: list[Method] = []
