@@ -29,16 +29,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "runtime" in metafunc.fixturenames:
-        chosen = metafunc.config.getoption("--runtime")
-        runtimes = INSTALLED_RUNTIMES if chosen == "all" else (chosen,)
+    chosen = metafunc.config.getoption("--runtime")
+    runtimes = INSTALLED_RUNTIMES if chosen == "all" else (chosen,)
+    if "module_runtime" in metafunc.fixturenames:
+        # A fixture shared by a module's tests (a server) runs on their runtime: the
+        # module's tests run on one runtime, then on the next, and `runtime` follows.
+        metafunc.parametrize("module_runtime", runtimes, indirect=True, scope="module")
+    elif "runtime" in metafunc.fixturenames:
         metafunc.parametrize("runtime", runtimes, indirect=True)
 
 
 @pytest.fixture(autouse=True)
 def runtime(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    name: str = request.param
+    name: str = getattr(request, "param", None) or request.getfixturevalue("module_runtime")
     monkeypatch.setenv(choose.ENVIRONMENT_VARIABLE, name)
+    return name
+
+
+@pytest.fixture(scope="module")
+def module_runtime(request: pytest.FixtureRequest) -> str:
+    """The runtime of a module-scoped fixture, and then of its tests' ``runtime``."""
+    name: str = request.param
     return name
 
 

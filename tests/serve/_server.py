@@ -16,7 +16,6 @@ from typing import Any, Callable, Sequence
 import httpx
 from _support import model_path
 
-SERVER_RUNTIME = "tflite"
 START_SECONDS = 120.0  # loading is slow on a busy 2-core machine
 
 
@@ -27,19 +26,19 @@ def free_port() -> int:
 
 
 class Server:
-    """``pysig serve ARGS`` with --host 127.0.0.1 and a free --rest_api_port, ready to answer."""
+    """``pysig serve ARGS`` on ``runtime``, with --host 127.0.0.1 and a free --rest_api_port,
+    ready to answer."""
 
-    def __init__(self, args: Sequence[str], ready_model: str) -> None:
+    def __init__(self, args: Sequence[str], ready_model: str, runtime: str) -> None:
+        self.runtime = runtime
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # Open for the server's whole life; close() closes it.
         self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115
             prefix="pysig-serve-", suffix=".log", delete=False
         )
-        # The servers run on tflite, the runtime every serve test model runs on (LiteRT has
-        # no string tensors, data-dependent shapes or raw variable reads); references too.
         command = [sys.executable, "-m", "pysig", "serve", "--host", "127.0.0.1"]
-        command += ["--runtime", SERVER_RUNTIME]
+        command += ["--runtime", runtime]
         command += ["--rest_api_port", str(self.port), *args]
         self.process = subprocess.Popen(
             command, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True

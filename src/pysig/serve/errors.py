@@ -12,6 +12,8 @@ from ..errors import (
     InvokeError,
     PysigError,
     SignatureNotFoundError,
+    UnsupportedOpError,
+    UnsupportedTypeError,
 )
 
 
@@ -45,6 +47,10 @@ class Unavailable(ApiError):
     status = HTTPStatus.SERVICE_UNAVAILABLE
 
 
+class Unimplemented(ApiError):
+    status = HTTPStatus.NOT_IMPLEMENTED
+
+
 def from_pysig(error: PysigError) -> ApiError:
     """What a pysig error raised by a call becomes: the request's fault, or the server's."""
     if isinstance(error, SignatureNotFoundError):
@@ -55,4 +61,8 @@ def from_pysig(error: PysigError) -> ApiError:
     # INVALID_ARGUMENT in TensorFlow too.
     if isinstance(error, (InputNameError, InputTypeError, InputShapeError, InvokeError)):
         return InvalidArgument(str(error))
+    # A signature the server's runtime cannot run (LiteRT and string tensors, say): the
+    # request is fine and so is the server, as UNIMPLEMENTED is in TensorFlow.
+    if isinstance(error, (UnsupportedTypeError, UnsupportedOpError)):
+        return Unimplemented(str(error))
     return ApiError(f"{type(error).__name__}: {error}")

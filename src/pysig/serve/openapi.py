@@ -25,6 +25,7 @@ _ERRORS = {
     "404": _ERROR,
     "413": _ERROR,
     "429": _ERROR,
+    "501": _ERROR,
 }
 _JSON_VALUE: dict[str, Any] = {}  # any JSON value: a tensor in nested lists, or an object of them
 _SIGNATURE = {"type": "string", "description": "default: serving_default, or the only signature"}
