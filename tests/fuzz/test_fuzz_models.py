@@ -17,8 +17,10 @@ from _support import INSTALLED_RUNTIMES
 from fuzz_campaign import run_campaign
 from fuzz_corpus import KINDS, build, case_kind, case_model, corpus, model_paths
 
-# Emulated runs (scripts/arm64/run.sh) are ~50 times slower and set a smaller campaign.
+# Emulated runs (scripts/arm64/run.sh) are ~50 times slower: they set a smaller campaign,
+# and a longer time per case before it counts as a hang.
 SHORT_CAMPAIGN = int(os.environ.get("PYSIG_FUZZ_CASES", "3000"))
+CASE_SECONDS = float(os.environ.get("PYSIG_FUZZ_CASE_SECONDS", "60"))
 SEED = 99
 
 
@@ -34,7 +36,12 @@ def test_the_corpus_is_deterministic_and_covers_every_model_and_kind() -> None:
 
 
 def test_pysig_survives_the_short_campaign(runtime: str) -> None:
-    summary = run_campaign(f"pysig:{runtime}", corpus(SHORT_CAMPAIGN, SEED), batch_size=500)
+    summary = run_campaign(
+        f"pysig:{runtime}",
+        corpus(SHORT_CAMPAIGN, SEED),
+        batch_size=500,
+        case_timeout=CASE_SECONDS,
+    )
     assert summary.cases == SHORT_CAMPAIGN
     assert not summary.crashes, summary.report()
     assert not summary.hangs, summary.report()
