@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import httpx
 import numpy as np
+import pytest
 from _server import Server, version_folder
 from _support import model_path
 
@@ -35,20 +36,32 @@ def in_flight(server: Server, model: str) -> float:
     return server.metric("pysig_serve_requests_in_flight", model=model)
 
 
-def start_batching(start_server: Callable[..., Server], tmp_path: Path, parameters: str) -> Server:
-    """half_plus_three served with batching, on these batching parameters (TF Serving's text)."""
-    path = tmp_path / "batching.config"
-    path.write_text(parameters)
-    return start_server(
-        "--model_name",
-        "half",
-        "--model_base_path",
-        model_path("half_plus_three"),
-        "--enable_batching",
-        "--batching_parameters_file",
-        str(path),
-        ready_model="half",
-    )
+@pytest.fixture
+def start_batching(start_server: Callable[..., Server], tmp_path: Path) -> Callable[..., Server]:
+    """Starts half_plus_three served with batching, on the BatchingParameters given (written
+    in TF Serving's text format: a list is a repeated field)."""
+
+    def start(**parameters: int | list[int]) -> Server:
+        lines = []
+        for name, value in parameters.items():
+            values = value if isinstance(value, list) else None
+            lines += (
+                [f"{name}: {v}" for v in values] if values else [f"{name} {{ value: {value} }}"]
+            )
+        path = tmp_path / "batching.config"
+        path.write_text("\n".join(lines) + "\n")
+        return start_server(
+            "--model_name",
+            "half",
+            "--model_base_path",
+            model_path("half_plus_three"),
+            "--enable_batching",
+            "--batching_parameters_file",
+            str(path),
+            ready_model="half",
+        )
+
+    return start
 
 
 def _states(rows: list[dict[str, Any]]) -> dict[str, str]:
@@ -159,16 +172,14 @@ def test_config_file_with_specific_versions_and_labels(
 
 
 def test_sigterm_drains_requests_in_flight_and_exits_0(
-    tmp_path: Path, start_server: Callable[..., Server]
+    start_batching: Callable[..., Server],
 ) -> None:
     # The requests wait for a batch to fill or time out, so all four are surely in flight
     # when SIGTERM comes, however fast the runtime runs the model.
     server = start_batching(
-        start_server,
-        tmp_path,
-        "max_batch_size { value: 8 }\n"
-        "batch_timeout_micros { value: 10000000 }\n"
-        "num_batch_threads { value: 1 }\n",
+        max_batch_size=8,
+        batch_timeout_micros=10_000_000,
+        num_batch_threads=1,
     )
     values = [1.0, 2.0, 5.0, -4.0]
     with ThreadPoolExecutor(len(values)) as executor:
@@ -194,18 +205,13 @@ def test_sigterm_drains_requests_in_flight_and_exits_0(
     assert refused
 
 
-def test_batching_merges_concurrent_requests(
-    tmp_path: Path, start_server: Callable[..., Server]
-) -> None:
+def test_batching_merges_concurrent_requests(start_batching: Callable[..., Server]) -> None:
     server = start_batching(
-        start_server,
-        tmp_path,
-        "max_batch_size { value: 8 }\n"
-        "batch_timeout_micros { value: 100000 }\n"
-        "max_enqueued_batches { value: 100 }\n"
-        "num_batch_threads { value: 1 }\n"
-        "allowed_batch_sizes: 4\n"
-        "allowed_batch_sizes: 8\n",
+        max_batch_size=8,
+        batch_timeout_micros=100_000,
+        max_enqueued_batches=100,
+        num_batch_threads=1,
+        allowed_batch_sizes=[4, 8],
     )
     values = [float(i) for i in range(16)]
 
@@ -238,13 +244,11 @@ def test_batching_merges_concurrent_requests(
     assert "larger than maximum input batch size 8" in big.json()["error"]
 
 
-def test_full_batch_queue_answers_429(tmp_path: Path, start_server: Callable[..., Server]) -> None:
+def test_full_batch_queue_answers_429(start_batching: Callable[..., Server]) -> None:
     server = start_batching(
-        start_server,
-        tmp_path,
-        "max_batch_size { value: 8 }\n"
-        "batch_timeout_micros { value: 2000000 }\n"
-        "max_enqueued_batches { value: 1 }\n",
+        max_batch_size=8,
+        batch_timeout_micros=2_000_000,
+        max_enqueued_batches=1,
     )
     with ThreadPoolExecutor(1) as executor:
         waiting = executor.submit(
