@@ -1,6 +1,7 @@
 """The long fuzz campaign: damaged models against pysig and against plain tflite_runtime.
 
-    python scripts/fuzz_long.py [--cases 5000] [--seed 2024] [--mode both|pysig|tflite]
+    python scripts/fuzz_long.py [--cases 5000] [--seed 2024]
+                                [--mode both|pysig|tflite|ai_edge_litert]
 
 Builds the mutation corpus of tests/fuzz (truncated, bit-flipped, byte-set and
 spliced variants of every committed test model and the demo model), runs each
@@ -9,7 +10,9 @@ for each side, how many cases crashed the process, hung, were refused at load,
 or loaded and ran. pysig's side loads each case with pysig.Interpreter and
 runs every signature with generated inputs; tflite_runtime's side builds
 Interpreter(model_content=...), allocates and invokes every signature the same
-way. pysig must crash on none; the tflite_runtime count shows what it prevents.
+way; ai_edge_litert's side (``--mode ai_edge_litert``) runs each case with its own
+CompiledModel, from a file. pysig must crash on none; the others' counts show what it
+prevents.
 Exits with status 1 if pysig crashed or hung on any case.
 """
 
@@ -29,7 +32,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=2024)
-    parser.add_argument("--mode", choices=("both", "pysig", "tflite"), default="both")
+    parser.add_argument(
+        "--mode", choices=("both", "pysig", "tflite", "ai_edge_litert"), default="both"
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=100)
     args = parser.parse_args()

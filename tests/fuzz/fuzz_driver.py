@@ -1,9 +1,9 @@
 """Runs fuzz cases inside one process: the child side of the campaign.
 
-    python fuzz_driver.py pysig|tflite < cases.json
+    python fuzz_driver.py pysig[:tflite|:litert]|tflite|ai_edge_litert < cases.json
 
 Reads a JSON list of [index, seed] pairs and, for each case, builds the
-damaged model, loads it (with pysig, or with plain tflite_runtime) and, when
+damaged model, loads it (with pysig, or with a runtime's own API) and, when
 that succeeds, runs every signature on generated inputs. It prints
 ``start <index>`` before a case and ``done <index> <outcome>`` after it, so the
 parent knows which case was running if the process dies.
@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import resource
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -83,13 +84,13 @@ def run_pysig(content: bytes, resolver: str, rng: np.random.Generator, runtime: 
 
 
 def run_tflite(content: bytes, resolver: str, rng: np.random.Generator) -> str:
-    from tflite_runtime.interpreter import Interpreter
-
-    from pysig.runtime.tflite import OP_RESOLVERS
+    """tflite_runtime's own Interpreter, unprotected."""
+    from tflite_runtime.interpreter import Interpreter, OpResolverType
 
     try:
         interp = Interpreter(
-            model_content=content, experimental_op_resolver_type=OP_RESOLVERS[resolver]
+            model_content=content,
+            experimental_op_resolver_type=getattr(OpResolverType, resolver.upper()),
         )
         interp.allocate_tensors()
     except Exception as error:  # noqa: BLE001  # tflite_runtime raises ValueError/RuntimeError
@@ -113,12 +114,37 @@ def run_tflite(content: bytes, resolver: str, rng: np.random.Generator) -> str:
     return "ran:" + ",".join(results)
 
 
+def run_compiled_model(content: bytes, resolver: str, rng: np.random.Generator) -> str:
+    """ai_edge_litert's own CompiledModel, unprotected, from a file as its docs show it:
+    LiteRT reads a model file without verifying it (from a buffer, it verifies)."""
+    del resolver, rng  # LiteRT picks its CPU kernels itself; the buffers start zeroed
+    from ai_edge_litert.compiled_model import CompiledModel
+
+    with tempfile.NamedTemporaryFile(suffix=".tflite") as file:
+        file.write(content)
+        file.flush()
+        try:
+            model = CompiledModel.from_file(file.name)
+        except Exception as error:  # noqa: BLE001  # it raises RuntimeError/ValueError
+            return f"refused:{type(error).__name__}"
+    results = []
+    for index in range(len(model.get_signature_list())):
+        try:
+            inputs, outputs = model.create_input_buffers(index), model.create_output_buffers(index)
+            model.run_by_index(index, inputs, outputs)
+            results.append("ok")
+        except Exception as error:  # noqa: BLE001
+            results.append(type(error).__name__)
+    return "ran:" + ",".join(results)
+
+
 RUNNERS: dict[str, Callable[[bytes, str, np.random.Generator], str]] = {
-    # pysig on each runtime, and plain tflite_runtime.
+    # pysig on each runtime, and each runtime's own Python API.
     "pysig": lambda content, resolver, rng: run_pysig(content, resolver, rng, "auto"),
     "pysig:tflite": lambda content, resolver, rng: run_pysig(content, resolver, rng, "tflite"),
     "pysig:litert": lambda content, resolver, rng: run_pysig(content, resolver, rng, "litert"),
     "tflite": run_tflite,
+    "ai_edge_litert": run_compiled_model,
 }
 
 

@@ -12,8 +12,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import pytest
-from _support import INSTALLED_RUNTIMES
 from fuzz_campaign import run_campaign
 from fuzz_corpus import KINDS, build, case_kind, case_model, corpus, model_paths
 
@@ -50,17 +48,21 @@ def test_pysig_survives_the_short_campaign(runtime: str) -> None:
     assert summary.outcomes["ran:ok"] > 0, summary.report()
 
 
-@pytest.mark.skipif("tflite" not in INSTALLED_RUNTIMES, reason="needs tflite_runtime to crash")
-def test_the_campaign_counts_and_attributes_tflite_runtime_crashes() -> None:
-    # The same damaged models do take plain tflite_runtime down: the harness
-    # must survive that, name each culprit and carry on with the rest.
+# Each runtime's own Python API, unprotected, as the fuzz driver names it.
+OWN_API = {"tflite": "tflite", "litert": "ai_edge_litert"}
+
+
+def test_the_campaign_counts_and_attributes_the_runtimes_own_crashes(runtime: str) -> None:
+    # The same damaged models do take the runtime's own API down (tflite_runtime's
+    # Interpreter; ai_edge_litert's CompiledModel, which reads a file unverified): the
+    # harness must survive that, name each culprit and carry on with the rest.
     cases = corpus(12, SEED)
-    tflite = run_campaign("tflite", cases, batch_size=6)
-    assert tflite.crashes, tflite.report()
+    own = run_campaign(OWN_API[runtime], cases, batch_size=6, case_timeout=10)
+    assert own.crashes, own.report()
     # Heap damage left by earlier cases of a batch can crash a later one and then
     # not reproduce alone: the harness counts that crash unattributed rather than
     # blame the wrong case, so only some crashes need a culprit.
-    assert any(crash.case is not None for crash in tflite.crashes), tflite.report()
-    assert len(tflite.by_case) == len(cases)
-    pysig = run_campaign("pysig", cases, batch_size=6)
+    assert any(crash.case is not None for crash in own.crashes), own.report()
+    assert len(own.by_case) == len(cases)
+    pysig = run_campaign(f"pysig:{runtime}", cases, batch_size=6)
     assert not pysig.crashes, pysig.report()
