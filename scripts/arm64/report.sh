@@ -86,10 +86,11 @@ suite_section() {
   echo
   echo "Run as \`PYSIG_FUZZ_CASES=$EMULATED_FUZZ_CASES" \
     "PYSIG_FUZZ_CASE_SECONDS=$EMULATED_FUZZ_CASE_SECONDS python -m pytest" \
-    "--timeout=$EMULATED_TEST_TIMEOUT${PYTEST_ARGS:+ $PYTEST_ARGS}\`: under emulation the short" \
+    "--timeout=$EMULATED_TEST_TIMEOUT ${PYTEST_ARGS:-$(suite_order)}\`, with qemu emulating a" \
+    "$EMULATED_CPU CPU: under emulation the short" \
     "fuzz campaign has $EMULATED_FUZZ_CASES cases instead of 3000, a case of it counts as hung" \
     "after $EMULATED_FUZZ_CASE_SECONDS s instead of 60 s, and a test after" \
-    "$EMULATED_TEST_TIMEOUT s instead of 300 s.$([ -z "$PYTEST_ARGS" ] ||
+    "$EMULATED_TEST_TIMEOUT s instead of 300 s; the front ends' tests run last.$([ -z "$PYTEST_ARGS" ] ||
       echo " **PYSIG_ARM64_PYTEST_ARGS selects a subset** (\`$PYTEST_ARGS\`), not the whole suite.")"
   echo
   echo "- Build root, pysig built from source by \`pip install ./pysig[test]\`:" \

@@ -25,8 +25,10 @@
 #   PYSIG_ARM64_MIRROR        Debian mirror (default: the first .../debian of the apt sources)
 #   PYSIG_ARM64_SKIP          steps not to run, among: pytest, bench, no-compiler (the report
 #                             counts them as skipped and the run as partial)
-#   PYSIG_ARM64_PYTEST_ARGS   extra pytest arguments, e.g. a subset: "tests/test_litert.py"
+#   PYSIG_ARM64_PYTEST_ARGS   pytest arguments instead of the whole suite (which runs the
+#                             front ends' tests last), e.g. a subset: "tests/test_views.py"
 #                             (the report quotes them: a subset is not the suite)
+#   PYSIG_ARM64_CPU           the CPU qemu emulates (default cortex-a76, a Raspberry Pi 5's)
 # Delete a root directory to rebuild it. Exit status: 0 when every step that ran passed, 1
 # when a step failed (see the report), 2 when it cannot run, 130/143 when interrupted.
 
