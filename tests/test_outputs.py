@@ -315,3 +315,25 @@ def test_op_resolvers_and_threads(op_resolver: str) -> None:
     interp = pysig.Interpreter(model_content=content, num_threads=2, op_resolver=op_resolver)
     x = np.arange(4, dtype=np.float32).reshape(1, 4)
     np.testing.assert_array_equal(interp.get_signature_runner("add")(x=x, y=x)["sum"], 2 * x)
+
+
+def test_the_reference_for_0_d_inputs_on_aarch64_is_the_signature_runners_result() -> None:
+    # reference_outputs() takes this path on aarch64, where ai_edge_litert's SignatureRunner
+    # dies resizing a 0-d input; here both run, and must agree.
+    pytest.importorskip("ai_edge_litert")
+    from _support import _without_resizing_scalars
+
+    def fresh(key: str) -> tuple[Any, Any]:
+        interpreter = reference_interpreter_class("litert")(model_path=model_path("accumulator"))
+        interpreter.allocate_tensors()
+        # The variable starts at zero: add to it first, so that scaled reads something.
+        interpreter.get_signature_runner("add")(x=np.array([1.0, 2.0, 3.0, 4.0], np.float32))
+        return interpreter, interpreter.get_signature_runner(key)
+
+    for key, inputs in (
+        ("add", {"x": np.array([1.5, -2.0, 3.0, 0.25], np.float32)}),
+        ("scaled", {"factor": np.float32(-2.5)}),
+    ):
+        expected = dict(fresh(key)[1](**inputs))
+        interpreter, runner = fresh(key)
+        assert_bitwise_equal(_without_resizing_scalars(interpreter, runner, key, inputs), expected)

@@ -12,6 +12,7 @@ Names: pysig's methods and the floors run on a runtime and carry it (``pysig_cal
 
 from __future__ import annotations
 
+import platform
 import time
 from array import array
 from dataclasses import dataclass
@@ -204,11 +205,25 @@ def _add_signature_runner(
         reason = f"the model has no SignatureDefs, so {package} has no SignatureRunner for it"
         skipped.append(Skipped(kind, runtime, reason))
         return
+    if kind == LITERT_SIGNATURE_RUNNER and litert_dies_resizing(inputs):
+        reason = (
+            "ai_edge_litert 2.3.0's SignatureRunner dies (SIGSEGV) on aarch64 on a 0-d input: "
+            "its ResizeInputTensor crashes on an empty shape"
+        )
+        skipped.append(Skipped(kind, runtime, reason))
+        return
     names = {
         "signature_runner": interpreter.get_signature_runner(runner.signature_key),
         "inputs": dict(inputs),
     }
     _add_checked(methods, skipped, kind, timed_loop("signature_runner(**inputs)", names))
+
+
+def litert_dies_resizing(inputs: Mapping[str, NDArray[Any]]) -> bool:
+    """Whether ai_edge_litert's SignatureRunner would take the process down on these inputs:
+    on aarch64, its call resizes every input, and a resize to a 0-d shape crashes there
+    (seen under emulation of a Raspberry Pi 5's CPU; its CompiledModel and pysig run it)."""
+    return platform.machine() == "aarch64" and any(np.ndim(value) == 0 for value in inputs.values())
 
 
 def _tflite_interpreter(
