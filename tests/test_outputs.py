@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 from typing import Any, Callable
 
 import numpy as np
@@ -317,9 +318,13 @@ def test_op_resolvers_and_threads(op_resolver: str) -> None:
     np.testing.assert_array_equal(interp.get_signature_runner("add")(x=x, y=x)["sum"], 2 * x)
 
 
+@pytest.mark.skipif(
+    platform.machine() == "aarch64",
+    reason="ai_edge_litert's SignatureRunner, which this compares with, dies there",
+)
 def test_the_reference_for_0_d_inputs_on_aarch64_is_the_signature_runners_result() -> None:
     # reference_outputs() takes this path on aarch64, where ai_edge_litert's SignatureRunner
-    # dies resizing a 0-d input; here both run, and must agree.
+    # dies resizing a 0-d input; elsewhere both run, and must agree.
     pytest.importorskip("ai_edge_litert")
     from _support import _without_resizing_scalars
 
