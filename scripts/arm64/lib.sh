@@ -5,6 +5,7 @@
 # shellcheck disable=SC2034,SC2153
 
 BINFMT=/proc/sys/fs/binfmt_misc
+BINFMT_CONF=/usr/lib/binfmt.d/qemu-aarch64.conf
 # The ELF header of an aarch64 executable, as binfmt_misc shows a registration's magic.
 AARCH64_MAGIC=7f454c460201010000000000000000000200b700
 # The Raspberry Pi user: tests run unprivileged, since root reads files whatever their mode.
@@ -149,6 +150,11 @@ ensure_binfmt_aarch64() {
       apt_install qemu-user-static binfmt-support
     fi
     update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
+  fi
+  # qemu-user-static from Debian 13 (or bookworm-backports) ships a systemd-binfmt file
+  # instead of an update-binfmts entry; without systemd, register it as systemd would.
+  if [ -z "$(aarch64_entry)" ] && [ -f "$BINFMT_CONF" ]; then
+    cat "$BINFMT_CONF" >"$BINFMT/register" || true
   fi
   local entry
   entry=$(aarch64_entry)

@@ -107,7 +107,7 @@ run_suite() {
   SUITE_END["$SUITE"]="stopped after a failed step"
   step "build root: debootstrap or reuse" ensure_root "$BUILD_ROOT" "$BUILD_PACKAGES"
   ok || return 0
-  step "runtime root: debootstrap or reuse" ensure_root "$RUNTIME_ROOT" "$RUNTIME_PACKAGES"
+  optional no-compiler "runtime root: debootstrap or reuse" ensure_root "$RUNTIME_ROOT" "$RUNTIME_PACKAGES"
   ok || return 0
   step "prepare the roots (network, user pi, mounts)" prepare_roots
   ok || return 0
@@ -170,7 +170,7 @@ build_wheel() {
 
 prepare_roots() {
   prepare_root "$BUILD_ROOT"
-  prepare_root "$RUNTIME_ROOT"
+  skipped no-compiler || prepare_root "$RUNTIME_ROOT"
 }
 
 copy_to_runtime_root() {
