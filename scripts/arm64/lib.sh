@@ -22,6 +22,9 @@ EMULATED_FUZZ_CASE_SECONDS=900
 # a Pi runs, and that qemu emulates over 7 times slower (one call of slow.tflite: 43 s on
 # cortex-a76, over 300 s on max).
 EMULATED_CPU=${PYSIG_ARM64_CPU:-cortex-a76}
+# On an aarch64 host (a Raspberry Pi, an arm64 server or cloud machine) the roots run
+# natively, with none of the above: no emulator, and the suite's own limits.
+if [ "$(uname -m)" = aarch64 ]; then NATIVE=1; else NATIVE=0; fi
 # Mounted in this order, unmounted in the reverse one.
 ROOT_MOUNTS=(proc dev sys)
 
@@ -138,7 +141,11 @@ aarch64_entry() {
   grep -l "^magic $AARCH64_MAGIC" "$BINFMT"/* 2>/dev/null | head -n 1 || true
 }
 
+# Sets QEMU (the emulator, which the report names) and EMULATION_ENV (what in_root passes
+# to it); natively both stay empty.
 ensure_binfmt_aarch64() {
+  EMULATION_ENV=()
+  [ "$NATIVE" -eq 0 ] || return 0
   if [ ! -e "$BINFMT/status" ]; then
     mount -t binfmt_misc binfmt_misc "$BINFMT" 2>/dev/null ||
       refuse "binfmt_misc is not mounted on $BINFMT and mounting it failed (in a container," \
@@ -166,8 +173,8 @@ ensure_binfmt_aarch64() {
   grep -q '^flags:.*F' "$entry" || refuse "$entry lacks the F (fix-binary) flag, so it cannot" \
     "run binaries inside a chroot; re-register it with 'update-binfmts --enable' from Debian's" \
     "qemu-user-static"
+  EMULATION_ENV=(QEMU_CPU="$EMULATED_CPU")
   # Debian registers a link to qemu-aarch64-static, which answers --version only by that name.
-  # shellcheck disable=SC2034  # report.sh names the emulator
   QEMU=$(readlink -f "$(sed -n 's/^interpreter //p' "$entry")")
   # LiteRT's compiled model dies with SIGSEGV under qemu-user 7.2 (Debian 12's), in
   # ai_edge_litert's own Python API as in pysig; 10.0 runs it.
@@ -268,7 +275,7 @@ in_root() {
   chroot --userspec="$PI_UID:$PI_UID" --groups="$PI_UID" "$root" /usr/bin/env -i \
     HOME=/home/pi USER=pi LOGNAME=pi LANG=C.UTF-8 PATH=/usr/local/bin:/usr/bin:/bin \
     PIP_CERT=/etc/ssl/certs/ca-certificates.crt PIP_DEFAULT_TIMEOUT=180 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 QEMU_CPU="$EMULATED_CPU" \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 "${EMULATION_ENV[@]}" \
     /bin/bash -euo pipefail -c "$script" 2>&1 | tee -a "$log"
 }
 
@@ -322,9 +329,17 @@ PY
 
 run_tests() {
   local root=$1 which=$2
-  in_root "$root" "pytest-$which.log" ". ~/venv/bin/activate && cd ~/pysig &&
-    PYSIG_FUZZ_CASES=$EMULATED_FUZZ_CASES PYSIG_FUZZ_CASE_SECONDS=$EMULATED_FUZZ_CASE_SECONDS \
-    python -m pytest --timeout=$EMULATED_TEST_TIMEOUT ${PYTEST_ARGS:-$(suite_order)}"
+  in_root "$root" "pytest-$which.log" ". ~/venv/bin/activate && cd ~/pysig && $(pytest_command)"
+}
+
+# The suite's command line, with the emulation limits when emulating; the report quotes it.
+pytest_command() {
+  if [ "$NATIVE" -eq 1 ]; then
+    echo "python -m pytest ${PYTEST_ARGS:-$(suite_order)}"
+  else
+    echo "PYSIG_FUZZ_CASES=$EMULATED_FUZZ_CASES PYSIG_FUZZ_CASE_SECONDS=$EMULATED_FUZZ_CASE_SECONDS" \
+      "python -m pytest --timeout=$EMULATED_TEST_TIMEOUT ${PYTEST_ARGS:-$(suite_order)}"
+  fi
 }
 
 # The whole suite with the front ends' tests last (tests/serve and tests/batch start servers

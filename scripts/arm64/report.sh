@@ -17,17 +17,25 @@ write_report() {
     [ "${SUITE_END[$suite]:-}" = completed ] || partial+=("$suite: ${SUITE_END[$suite]:-not started}")
   done
   {
-    echo "# pysig on arm64 ($(joined ", " "${titles[@]}") under emulation): report"
+    echo "# pysig on arm64 ($(joined ", " "${titles[@]}") $(how_run)): report"
     echo
     echo "Written by \`scripts/arm64/run.sh\`, started $STARTED, finished" \
       "$(date -u '+%Y-%m-%d %H:%M UTC'), with PYSIG_ARM64_SUITES=\"${SUITES[*]}\"," \
       "PYSIG_ARM64_SKIP=\"${SKIP[*]}\", PYSIG_ARM64_PYTEST_ARGS=\"$PYTEST_ARGS\". Each suite's" \
-      "arm64 roots are debootstrapped with \`--variant=minbase\` and run through qemu-user on" \
-      "an $(uname -m) host ($(nproc) cores, $(cpu_model)): timings are those of emulation, not" \
-      "of a Raspberry Pi."
+      "arm64 roots are debootstrapped with \`--variant=minbase\` and run" \
+      "$(if [ "$NATIVE" -eq 1 ]; then
+        echo "natively on an aarch64 host ($(nproc) cores, $(cpu_model))."
+      else
+        echo "through qemu-user on an $(uname -m) host ($(nproc) cores, $(cpu_model)): timings" \
+          "are those of emulation, not of a Raspberry Pi."
+      fi)"
     echo
     echo "- Source: $(source_description)"
-    echo "- Emulator: $("$QEMU" --version | head -n 1)"
+    if [ "$NATIVE" -eq 1 ]; then
+      echo "- Host: $(uname -srm), no emulator"
+    else
+      echo "- Emulator: $("$QEMU" --version | head -n 1)"
+    fi
     echo "- Logs: \`$RUN_LOGS\`"
     if [ "$failed" -gt 0 ]; then
       echo "- Result: **$failed of ${#STEP_STATUS[@]} steps failed**"
@@ -84,13 +92,14 @@ suite_section() {
   echo
   echo "### Test suite (\`python -m pytest\`)"
   echo
-  echo "Run as \`PYSIG_FUZZ_CASES=$EMULATED_FUZZ_CASES" \
-    "PYSIG_FUZZ_CASE_SECONDS=$EMULATED_FUZZ_CASE_SECONDS python -m pytest" \
-    "--timeout=$EMULATED_TEST_TIMEOUT ${PYTEST_ARGS:-$(suite_order)}\`, with qemu emulating a" \
-    "$EMULATED_CPU CPU: under emulation the short" \
-    "fuzz campaign has $EMULATED_FUZZ_CASES cases instead of 3000, a case of it counts as hung" \
-    "after $EMULATED_FUZZ_CASE_SECONDS s instead of 60 s, and a test after" \
-    "$EMULATED_TEST_TIMEOUT s instead of 300 s; the front ends' tests run last.$([ -z "$PYTEST_ARGS" ] ||
+  echo "Run as \`$(pytest_command)\`$(if [ "$NATIVE" -eq 1 ]; then
+    echo ", with the suite's own limits"
+  else
+    echo ", with qemu emulating a $EMULATED_CPU CPU: under emulation the short" \
+      "fuzz campaign has $EMULATED_FUZZ_CASES cases instead of 3000, a case of it counts as hung" \
+      "after $EMULATED_FUZZ_CASE_SECONDS s instead of 60 s, and a test after" \
+      "$EMULATED_TEST_TIMEOUT s instead of 300 s"
+  fi); the front ends' tests run last.$([ -z "$PYTEST_ARGS" ] ||
       echo " **PYSIG_ARM64_PYTEST_ARGS selects a subset** (\`$PYTEST_ARGS\`), not the whole suite.")"
   echo
   echo "- Build root, pysig built from source by \`pip install ./pysig[test]\`:" \
@@ -150,9 +159,16 @@ result_of() {
 
 minutes() { printf '%d:%02d' "$(($1 / 60))" "$(($1 % 60))"; }
 
+# x86's /proc/cpuinfo names the model; an ARM kernel's names only part numbers, which lscpu
+# turns into names (Cortex-A76).
 cpu_model() {
-  sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1
+  local model
+  model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+  [ -n "$model" ] || model=$(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -n 1)
+  echo "${model:-CPU model unknown}"
 }
+
+how_run() { if [ "$NATIVE" -eq 1 ]; then echo natively; else echo "under emulation"; fi; }
 
 # What copy_tree recorded when it copied the tree: HEAD may have moved on since.
 source_description() {
@@ -201,7 +217,8 @@ bench_section() {
 
 wheel_section() {
   local results=$1 wheel
-  wheel=$(find "$BUILD_ROOT/home/pi/wheelhouse" -name 'pysig-*.whl' 2>/dev/null | head -n 1)
+  # No wheelhouse yet (a run stopped before the wheel step) must not end the report here.
+  wheel=$(find "$BUILD_ROOT/home/pi/wheelhouse" -name 'pysig-*.whl' 2>/dev/null | head -n 1) || true
   [ -n "$wheel" ] || return 0
   echo "### Binary wheel"
   echo

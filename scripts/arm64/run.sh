@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Maintainer proof that pysig builds and passes its tests on 64-bit ARM, on an x86_64 host
-# through qemu-user emulation, on each Debian suite of PYSIG_ARM64_SUITES:
+# Maintainer proof that pysig builds and passes its tests on 64-bit ARM: natively on an
+# aarch64 host (a Raspberry Pi with a 64-bit kernel, an arm64 server), or through qemu-user
+# emulation on any other, on each Debian suite of PYSIG_ARM64_SUITES:
 #   - bookworm (Debian 12, Python 3.11, numpy 1): both runtimes, tflite-runtime and LiteRT;
 #   - trixie (Debian 13, Python 3.13, numpy 2, today's Raspberry Pi OS base): LiteRT only,
 #     as pyproject installs tflite-runtime only on Python < 3.12.
@@ -28,7 +29,8 @@
 #   PYSIG_ARM64_PYTEST_ARGS   pytest arguments instead of the whole suite (which runs the
 #                             front ends' tests last), e.g. a subset: "tests/test_views.py"
 #                             (the report quotes them: a subset is not the suite)
-#   PYSIG_ARM64_CPU           the CPU qemu emulates (default cortex-a76, a Raspberry Pi 5's)
+#   PYSIG_ARM64_CPU           the CPU qemu emulates (default cortex-a76, a Raspberry Pi 5's);
+#                             unused on an aarch64 host, where nothing is emulated
 # Delete a root directory to rebuild it. Exit status: 0 when every step that ran passed, 1
 # when a step failed (see the report), 2 when it cannot run, 130/143 when interrupted.
 
