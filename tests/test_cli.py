@@ -7,7 +7,10 @@ the real entry point, exit statuses and Ctrl-C. No test asserts a timing.
 from __future__ import annotations
 
 import json
+import os
 import platform
+import pty
+import select
 import signal
 import subprocess
 import sys
@@ -448,25 +451,61 @@ def test_any_exception_while_waiting_stops_the_work() -> None:
     assert time.monotonic() - began < 10
 
 
+class _Terminal:
+    """A pseudo-terminal for one of a child's streams: what a user at a terminal sees of
+    it. On a terminal `pysig bench` draws its progress bar, which marks that calls are
+    being timed: the import and the model's load are over, however long they took."""
+
+    def __init__(self) -> None:
+        self.reader, self.child_end = pty.openpty()
+        self.seen = b""
+
+    def read_until(self, text: bytes, timeout: float) -> bool:
+        """Reads until TEXT has been seen (True), or until the child closed it or TIMEOUT
+        passed (False)."""
+        deadline = time.monotonic() + timeout
+        while text not in self.seen:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.reader], [], [], left)[0]:
+                return False
+            try:
+                chunk = os.read(self.reader, 65536)
+            except OSError:  # EIO: every copy of the child's end is closed
+                return False
+            if not chunk:
+                return False
+            self.seen += chunk
+        return True
+
+    def text(self) -> str:
+        self.read_until(b"\0never printed\0", timeout=5)
+        os.close(self.reader)
+        return self.seen.decode(errors="replace")
+
+
 def test_ctrl_c_during_bench_exits_130() -> None:
+    out, err = _Terminal(), _Terminal()
     with python_ctrl_c():  # so that the child does not inherit SIGINT ignored
         process = subprocess.Popen(
             [sys.executable, "-m", "pysig", "bench", model_path("slow"), "--runs", "100000",
              "--warmup", "0"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+            stdout=out.child_end,
+            stderr=err.child_end,
         )  # fmt: skip
-    # Not a timing assertion: the outcome is the same wherever the signal lands; the wait
-    # only makes it likely to land while calls are being timed (about 70 ms each), after
-    # the import and the model's load. Neither runtime prints anything to mark that point.
-    time.sleep(4.0)
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=120)
-    assert process.returncode == 130
-    assert "pysig: interrupted" in err
-    assert "Traceback" not in err
-    assert out == ""
+    os.close(out.child_end)
+    os.close(err.child_end)
+    try:
+        started = err.read_until(b"benchmarking", timeout=600)
+        process.send_signal(signal.SIGINT)
+        returncode = process.wait(timeout=120)
+    finally:
+        process.kill()
+    shown = err.text()
+    assert started, f"no progress bar on the terminal: {shown!r}"
+    assert returncode == 130
+    assert "pysig: interrupted" in shown
+    assert "Traceback" not in shown
+    assert out.text() == ""
 
 
 # --- bad arguments: exit 2 with a message --------------------------------------------------
