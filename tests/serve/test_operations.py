@@ -36,6 +36,14 @@ def in_flight(server: Server, model: str) -> float:
     return server.metric("pysig_serve_requests_in_flight", model=model)
 
 
+def wait_until(condition: Callable[[], bool], seconds: float = LOAD_SECONDS) -> None:
+    """Polls CONDITION until it holds or SECONDS pass; the caller asserts what it needs.
+    A fixed sleep is not enough on a loaded or emulated machine."""
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 @pytest.fixture
 def start_batching(start_server: Callable[..., Server], tmp_path: Path) -> Callable[..., Server]:
     """Starts half_plus_three served with batching, on the BatchingParameters given (written
@@ -99,11 +107,14 @@ def test_new_version_swaps_in_under_load_with_no_failed_request(
     threads = [threading.Thread(target=load) for _ in range(4)]
     for thread in threads:
         thread.start()
-    time.sleep(0.5)
+    # Under load for sure: requests are being answered when version 2 appears, and go on
+    # being answered after the swap.
+    wait_until(lambda: len(statuses) >= len(threads))
     version_folder(tmp_path, 2, "half_plus_three")
     swapped = {"2": "AVAILABLE", "1": "END"}
     rows = server.wait_for_status("/v1/models/half", lambda rows: _states(rows) == swapped)
-    time.sleep(0.5)  # requests keep flowing to version 2
+    answered = len(statuses)
+    wait_until(lambda: len(statuses) >= min(answered + len(threads), LOAD_REQUESTS))
     stop.set()
     for thread in threads:
         thread.join()
@@ -187,9 +198,7 @@ def test_sigterm_drains_requests_in_flight_and_exits_0(
             executor.submit(predict_once, server, "/v1/models/half:predict", {"instances": [v]})
             for v in values
         ]
-        deadline = time.monotonic() + LOAD_SECONDS
-        while time.monotonic() < deadline and in_flight(server, "half") < len(values):
-            time.sleep(0.02)
+        wait_until(lambda: in_flight(server, "half") == len(values))
         assert in_flight(server, "half") == len(values)
         assert all(not future.done() for future in futures)
         assert server.terminate(timeout=120) == 0
@@ -247,14 +256,14 @@ def test_batching_merges_concurrent_requests(start_batching: Callable[..., Serve
 def test_full_batch_queue_answers_429(start_batching: Callable[..., Server]) -> None:
     server = start_batching(
         max_batch_size=8,
-        batch_timeout_micros=2_000_000,
+        batch_timeout_micros=5_000_000,
         max_enqueued_batches=1,
     )
     with ThreadPoolExecutor(1) as executor:
         waiting = executor.submit(
             predict_once, server, "/v1/models/half:predict", {"instances": [1.0] * 5}
         )
-        time.sleep(0.5)
+        wait_until(lambda: in_flight(server, "half") == 1)  # it waits in the one batch
         refused = server.post("/v1/models/half:predict", {"instances": [1.0] * 5})
         assert refused.status_code == 429
         assert "queue" in refused.json()["error"]
