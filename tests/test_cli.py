@@ -460,11 +460,11 @@ class _Terminal:
         self.reader, self.child_end = pty.openpty()
         self.seen = b""
 
-    def read_until(self, text: bytes, timeout: float) -> bool:
+    def read_until(self, text: bytes | None, timeout: float) -> bool:
         """Reads until TEXT has been seen (True), or until the child closed it or TIMEOUT
-        passed (False)."""
+        passed (False); with TEXT None, until one of the last two."""
         deadline = time.monotonic() + timeout
-        while text not in self.seen:
+        while text is None or text not in self.seen:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([self.reader], [], [], left)[0]:
                 return False
@@ -478,7 +478,7 @@ class _Terminal:
         return True
 
     def text(self) -> str:
-        self.read_until(b"\0never printed\0", timeout=5)
+        self.read_until(None, timeout=5)
         os.close(self.reader)
         return self.seen.decode(errors="replace")
 
